@@ -1,0 +1,44 @@
+//! The trait a routing, nudge or pre-visit prep policy implements.
+
+use crate::types::{Assignment, ConfigError, Nudge, OpenItem, PrepItem, PrepVisit, RouteContext, RouteError, RouteItem, Site, Timestamp};
+
+/// A site policy. Implement it and export it with [`crate::export_policy!`].
+///
+/// The host creates the policy through [`Policy::configure`] before any other
+/// call, and again (a new value) when the site's configuration changes. Calls
+/// on one instance never overlap.
+pub trait Policy: Sized + 'static {
+    /// Builds the policy from the site and the policy's config text (TOML,
+    /// possibly empty).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] rejects the configuration; the host keeps the
+    /// previous version running.
+    fn configure(site: Site, config: &str) -> Result<Self, ConfigError>;
+
+    /// Decides who owns one item.
+    ///
+    /// # Errors
+    ///
+    /// A [`RouteError`] stores the item as a dead letter for a later retry.
+    fn route(&mut self, item: &RouteItem, context: &RouteContext) -> Result<Assignment, RouteError>;
+
+    /// Routes a batch; the default calls [`Policy::route`] per item. The
+    /// result has one entry per item in order.
+    fn route_batch(&mut self, items: &[RouteItem], context: &RouteContext) -> Vec<Result<Assignment, RouteError>> {
+        items.iter().map(|item| self.route(item, context)).collect()
+    }
+
+    /// Returns the nudges due at `now`. The default sends none.
+    fn nudges(&mut self, items: &[OpenItem], now: Timestamp) -> Vec<Nudge> {
+        let _ = (items, now);
+        Vec::new()
+    }
+
+    /// Returns prep items for upcoming visits. The default creates none.
+    fn prepare(&mut self, visits: &[PrepVisit], now: Timestamp) -> Vec<PrepItem> {
+        let _ = (visits, now);
+        Vec::new()
+    }
+}
