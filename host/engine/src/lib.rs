@@ -1,0 +1,1 @@
+//! Switchboard domain model, store and engine (being written).

@@ -1,0 +1,1 @@
+//! CSV in-basket export connector (being written).

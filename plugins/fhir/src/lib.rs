@@ -1,0 +1,1 @@
+//! FHIR R4 connector for athenahealth, eClinicalWorks and NextGen (being written).

@@ -1,0 +1,1 @@
+//! Table-driven routing policy: rules in TOML with optional CEL conditions (being written).
