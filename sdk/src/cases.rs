@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::types::{Assignment, Attribute, Category, PersonLoad, Priority, ResultFlag, RouteContext, RouteError, RouteItem, Timestamp};
+use crate::types::{
+    Assignment, Attribute, Category, PersonLoad, Priority, ResultFlag, RouteContext, RouteError,
+    RouteItem, Timestamp,
+};
 
 /// A parsed case file with its site and config text loaded.
 #[derive(Clone, Debug)]
@@ -143,7 +146,10 @@ pub enum CaseFileError {
 }
 
 fn read(path: &Path) -> Result<String, CaseFileError> {
-    std::fs::read_to_string(path).map_err(|source| CaseFileError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| CaseFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl CaseFile {
@@ -184,18 +190,33 @@ impl CaseFile {
                         ordering: c.item.ordering,
                         rendering: c.item.rendering,
                         pcp: c.item.pcp,
-                        attributes: c.item.attributes.into_iter().map(|(key, value)| Attribute { key, value }).collect(),
+                        attributes: c
+                            .item
+                            .attributes
+                            .into_iter()
+                            .map(|(key, value)| Attribute { key, value })
+                            .collect(),
                     },
                     context: RouteContext {
                         now,
-                        load: c.load.into_iter().map(|(person, open_items)| PersonLoad { person, open_items }).collect(),
+                        load: c
+                            .load
+                            .into_iter()
+                            .map(|(person, open_items)| PersonLoad { person, open_items })
+                            .collect(),
                     },
                     expect: c.expect,
                 }
             })
             .collect();
 
-        Ok(CaseFile { path: path.to_path_buf(), site_text, config_text, now: raw.now, cases })
+        Ok(CaseFile {
+            path: path.to_path_buf(),
+            site_text,
+            config_text,
+            now: raw.now,
+            cases,
+        })
     }
 }
 
@@ -208,7 +229,10 @@ impl PolicyCase {
     pub fn check(&self, outcome: &Result<Assignment, RouteError>) -> Result<(), String> {
         let e = &self.expect;
         let fail = |field: &str, expected: &dyn std::fmt::Debug, actual: &dyn std::fmt::Debug| {
-            Err(format!("case {:?}: {field}: expected {expected:?}, got {actual:?}", self.name))
+            Err(format!(
+                "case {:?}: {field}: expected {expected:?}, got {actual:?}",
+                self.name
+            ))
         };
 
         let assignment = match (outcome, &e.error) {
@@ -218,7 +242,11 @@ impl PolicyCase {
                     RouteError::NoOwner(_) => "no-owner",
                     RouteError::InvalidItem(_) => "invalid-item",
                 };
-                return if actual == kind { Ok(()) } else { fail("error", kind, error) };
+                return if actual == kind {
+                    Ok(())
+                } else {
+                    fail("error", kind, error)
+                };
             }
             (Err(error), None) => return fail("outcome", &"an assignment", error),
             (Ok(a), Some(kind)) => return fail("outcome", kind, a),

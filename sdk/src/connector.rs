@@ -22,7 +22,10 @@ pub trait Connector: Sized + 'static {
     /// [`ConnectorError`] when the page could not be read at all.
     fn poll(&mut self, cursor: Option<&str>) -> Result<PollResult, ConnectorError> {
         let _ = cursor;
-        Err(ConnectorError::Unsupported("this connector does not poll; feed it through a webhook, MLLP or an inbox folder".to_string()))
+        Err(ConnectorError::Unsupported(
+            "this connector does not poll; feed it through a webhook, MLLP or an inbox folder"
+                .to_string(),
+        ))
     }
 
     /// Reads history from `since`. The default reports that backfill is
@@ -31,9 +34,15 @@ pub trait Connector: Sized + 'static {
     /// # Errors
     ///
     /// [`ConnectorError`] when the page could not be read.
-    fn backfill(&mut self, since: Timestamp, cursor: Option<&str>) -> Result<PollResult, ConnectorError> {
+    fn backfill(
+        &mut self,
+        since: Timestamp,
+        cursor: Option<&str>,
+    ) -> Result<PollResult, ConnectorError> {
         let _ = (since, cursor);
-        Err(ConnectorError::Unsupported("this connector cannot read history".to_string()))
+        Err(ConnectorError::Unsupported(
+            "this connector cannot read history".to_string(),
+        ))
     }
 
     /// Maps one pushed message.

@@ -32,12 +32,48 @@ macro_rules! type_conversions {
         use self::switchboard::plugin::types as wit;
         use crate::types as sdk;
 
-        enum_map!(wit::Category, sdk::Category, Refill, Result, Form, VisitNote, Referral, Message, PriorAuth, PreVisitPrep, Other);
-        enum_map!(wit::ResultFlag, sdk::ResultFlag, None, Normal, Abnormal, Critical, Unknown);
+        enum_map!(
+            wit::Category,
+            sdk::Category,
+            Refill,
+            Result,
+            Form,
+            VisitNote,
+            Referral,
+            Message,
+            PriorAuth,
+            PreVisitPrep,
+            Other
+        );
+        enum_map!(
+            wit::ResultFlag,
+            sdk::ResultFlag,
+            None,
+            Normal,
+            Abnormal,
+            Critical,
+            Unknown
+        );
         enum_map!(wit::Priority, sdk::Priority, Routine, Urgent, Asap, Stat);
         enum_map!(wit::EhrState, sdk::EhrState, Open, Done, Cancelled);
-        enum_map!(wit::Weekday, sdk::Weekday, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday);
-        enum_map!(wit::NudgeLevel, sdk::NudgeLevel, Reminder, Warning, Escalation);
+        enum_map!(
+            wit::Weekday,
+            sdk::Weekday,
+            Monday,
+            Tuesday,
+            Wednesday,
+            Thursday,
+            Friday,
+            Saturday,
+            Sunday
+        );
+        enum_map!(
+            wit::NudgeLevel,
+            sdk::NudgeLevel,
+            Reminder,
+            Warning,
+            Escalation
+        );
         enum_map!(wit::ChartChange, sdk::ChartChange, Opened, Signed, Amended);
 
         fn ts(value: i64) -> sdk::Timestamp {
@@ -45,34 +81,64 @@ macro_rules! type_conversions {
         }
 
         fn attributes_in(list: Vec<wit::Attribute>) -> Vec<sdk::Attribute> {
-            list.into_iter().map(|a| sdk::Attribute { key: a.key, value: a.value }).collect()
+            list.into_iter()
+                .map(|a| sdk::Attribute {
+                    key: a.key,
+                    value: a.value,
+                })
+                .collect()
         }
 
         fn attributes_out(list: Vec<sdk::Attribute>) -> Vec<wit::Attribute> {
-            list.into_iter().map(|a| wit::Attribute { key: a.key, value: a.value }).collect()
+            list.into_iter()
+                .map(|a| wit::Attribute {
+                    key: a.key,
+                    value: a.value,
+                })
+                .collect()
         }
 
         impl From<sdk::ConfigError> for wit::ConfigError {
             fn from(e: sdk::ConfigError) -> Self {
-                wit::ConfigError { message: e.message, line: e.line, column: e.column }
+                wit::ConfigError {
+                    message: e.message,
+                    line: e.line,
+                    column: e.column,
+                }
             }
         }
 
         impl From<wit::Shift> for sdk::Shift {
             fn from(s: wit::Shift) -> Self {
-                sdk::Shift { day: s.day.into(), start_minute: s.start_minute, end_minute: s.end_minute }
+                sdk::Shift {
+                    day: s.day.into(),
+                    start_minute: s.start_minute,
+                    end_minute: s.end_minute,
+                }
             }
         }
 
         impl From<wit::Appointment> for sdk::Appointment {
             fn from(a: wit::Appointment) -> Self {
-                sdk::Appointment { external_id: a.external_id, patient: a.patient, clinician: a.clinician, start: ts(a.start), kind: a.kind }
+                sdk::Appointment {
+                    external_id: a.external_id,
+                    patient: a.patient,
+                    clinician: a.clinician,
+                    start: ts(a.start),
+                    kind: a.kind,
+                }
             }
         }
 
         impl From<sdk::Appointment> for wit::Appointment {
             fn from(a: sdk::Appointment) -> Self {
-                wit::Appointment { external_id: a.external_id, patient: a.patient, clinician: a.clinician, start: a.start.0, kind: a.kind }
+                wit::Appointment {
+                    external_id: a.external_id,
+                    patient: a.patient,
+                    clinician: a.clinician,
+                    start: a.start.0,
+                    kind: a.kind,
+                }
             }
         }
     };
@@ -98,7 +164,14 @@ pub mod policy {
         sdk::Site {
             id: s.id,
             time_zone: s.time_zone,
-            roles: s.roles.into_iter().map(|r| sdk::Role { name: r.name, clinician: r.clinician }).collect(),
+            roles: s
+                .roles
+                .into_iter()
+                .map(|r| sdk::Role {
+                    name: r.name,
+                    clinician: r.clinician,
+                })
+                .collect(),
             people: s
                 .people
                 .into_iter()
@@ -107,7 +180,14 @@ pub mod policy {
                     roles: p.roles,
                     pod: p.pod,
                     hours: p.hours.into_iter().map(Into::into).collect(),
-                    absences: p.absences.into_iter().map(|a| sdk::Absence { start: ts(a.start), end: ts(a.end) }).collect(),
+                    absences: p
+                        .absences
+                        .into_iter()
+                        .map(|a| sdk::Absence {
+                            start: ts(a.start),
+                            end: ts(a.end),
+                        })
+                        .collect(),
                     ehr_ids: p.ehr_ids,
                 })
                 .collect(),
@@ -137,14 +217,30 @@ pub mod policy {
     pub fn route_context(c: wit::RouteContext) -> sdk::RouteContext {
         sdk::RouteContext {
             now: ts(c.now),
-            load: c.load.into_iter().map(|l| sdk::PersonLoad { person: l.person, open_items: l.open_items }).collect(),
+            load: c
+                .load
+                .into_iter()
+                .map(|l| sdk::PersonLoad {
+                    person: l.person,
+                    open_items: l.open_items,
+                })
+                .collect(),
         }
     }
 
     /// Converts one routing outcome for the host.
-    pub fn route_outcome(r: Result<sdk::Assignment, sdk::RouteError>) -> Result<wit::Assignment, wit::RouteError> {
+    pub fn route_outcome(
+        r: Result<sdk::Assignment, sdk::RouteError>,
+    ) -> Result<wit::Assignment, wit::RouteError> {
         match r {
-            Ok(a) => Ok(wit::Assignment { role: a.role, person: a.person, priority: a.priority.into(), due: a.due.map(|t| t.0), reason: a.reason, rule: a.rule }),
+            Ok(a) => Ok(wit::Assignment {
+                role: a.role,
+                person: a.person,
+                priority: a.priority.into(),
+                due: a.due.map(|t| t.0),
+                reason: a.reason,
+                rule: a.rule,
+            }),
             Err(sdk::RouteError::NoMatch(m)) => Err(wit::RouteError::NoMatch(m)),
             Err(sdk::RouteError::NoOwner(m)) => Err(wit::RouteError::NoOwner(m)),
             Err(sdk::RouteError::InvalidItem(m)) => Err(wit::RouteError::InvalidItem(m)),
@@ -167,7 +263,13 @@ pub mod policy {
 
     /// Converts one nudge for the host.
     pub fn nudge(n: sdk::Nudge) -> wit::Nudge {
-        wit::Nudge { key: n.key, level: n.level.into(), role: n.role, person: n.person, message: n.message }
+        wit::Nudge {
+            key: n.key,
+            level: n.level.into(),
+            role: n.role,
+            person: n.person,
+            message: n.message,
+        }
     }
 
     /// Converts one generated prep visit.
@@ -178,14 +280,26 @@ pub mod policy {
             open_items: v
                 .open_items
                 .into_iter()
-                .map(|i| sdk::PatientItem { key: i.key, category: i.category.into(), flag: i.flag.into(), title: i.title, attributes: attributes_in(i.attributes) })
+                .map(|i| sdk::PatientItem {
+                    key: i.key,
+                    category: i.category.into(),
+                    flag: i.flag.into(),
+                    title: i.title,
+                    attributes: attributes_in(i.attributes),
+                })
                 .collect(),
         }
     }
 
     /// Converts one prep item for the host.
     pub fn prep_item(p: sdk::PrepItem) -> wit::PrepItem {
-        wit::PrepItem { appointment: p.appointment, slug: p.slug, title: p.title, due: p.due.map(|t| t.0), attributes: attributes_out(p.attributes) }
+        wit::PrepItem {
+            appointment: p.appointment,
+            slug: p.slug,
+            title: p.title,
+            due: p.due.map(|t| t.0),
+            attributes: attributes_out(p.attributes),
+        }
     }
 }
 
@@ -202,7 +316,9 @@ pub mod connector {
 
     type_conversions!();
 
-    pub use self::switchboard::plugin::{host as host_imports, http as http_imports, kv as kv_imports};
+    pub use self::switchboard::plugin::{
+        host as host_imports, http as http_imports, kv as kv_imports,
+    };
 
     fn work_item(i: sdk::WorkItem) -> wit::WorkItem {
         wit::WorkItem {
@@ -234,7 +350,12 @@ pub mod connector {
                 visit_ended: c.visit_ended.0,
                 at: c.at.0,
             }),
-            sdk::Event::Claim(c) => wit::Event::Claim(wit::ClaimEvent { claim: c.claim, encounter: c.encounter, visit_date: c.visit_date.0, submitted: c.submitted.0 }),
+            sdk::Event::Claim(c) => wit::Event::Claim(wit::ClaimEvent {
+                claim: c.claim,
+                encounter: c.encounter,
+                visit_date: c.visit_date.0,
+                submitted: c.submitted.0,
+            }),
             sdk::Event::Appointment(a) => wit::Event::Appointment(a.into()),
         }
     }
@@ -244,14 +365,34 @@ pub mod connector {
         wit::Batch {
             items: b.items.into_iter().map(work_item).collect(),
             events: b.events.into_iter().map(event).collect(),
-            roster: b.roster.into_iter().map(|r| wit::RosterHint { ehr_id: r.ehr_id, name: r.name, role_code: r.role_code }).collect(),
-            rejects: b.rejects.into_iter().map(|r| wit::Reject { location: r.location, field: r.field, message: r.message }).collect(),
+            roster: b
+                .roster
+                .into_iter()
+                .map(|r| wit::RosterHint {
+                    ehr_id: r.ehr_id,
+                    name: r.name,
+                    role_code: r.role_code,
+                })
+                .collect(),
+            rejects: b
+                .rejects
+                .into_iter()
+                .map(|r| wit::Reject {
+                    location: r.location,
+                    field: r.field,
+                    message: r.message,
+                })
+                .collect(),
         }
     }
 
     /// Converts a poll result for the host.
     pub fn poll_result(r: sdk::PollResult) -> wit::PollResult {
-        wit::PollResult { batch: batch(r.batch), cursor: r.cursor, more: r.more }
+        wit::PollResult {
+            batch: batch(r.batch),
+            cursor: r.cursor,
+            more: r.more,
+        }
     }
 
     /// Converts a connector error for the host.
@@ -284,7 +425,10 @@ pub(crate) mod imports {
             Level::Warn => h::Level::Warn,
             Level::Error => h::Level::Error,
         };
-        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         h::log(level, message, &fields);
     }
 
@@ -295,7 +439,11 @@ pub(crate) mod imports {
     pub fn to_local(at: Timestamp) -> LocalTime {
         let l = h::to_local(at.0);
         LocalTime {
-            date: Date { year: l.date.year, month: l.date.month, day: l.date.day },
+            date: Date {
+                year: l.date.year,
+                month: l.date.month,
+                day: l.date.day,
+            },
             weekday: l.weekday.into(),
             minute: l.minute,
             offset_minutes: l.offset_minutes,
@@ -303,7 +451,14 @@ pub(crate) mod imports {
     }
 
     pub fn from_local(date: Date, minute: u16) -> Timestamp {
-        Timestamp(h::from_local(h::Date { year: date.year, month: date.month, day: date.day }, minute))
+        Timestamp(h::from_local(
+            h::Date {
+                year: date.year,
+                month: date.month,
+                day: date.day,
+            },
+            minute,
+        ))
     }
 
     fn kv_error(e: k::KvError) -> kv::KvError {
@@ -337,7 +492,11 @@ pub(crate) mod imports {
             credential: request.credential.clone(),
         };
         match w::send(&wire) {
-            Ok(r) => Ok(http::Response { status: r.status, headers: r.headers, body: r.body }),
+            Ok(r) => Ok(http::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
             Err(w::HttpError::Denied(m)) => Err(http::HttpError::Denied(m)),
             Err(w::HttpError::TimedOut(m)) => Err(http::HttpError::TimedOut(m)),
             Err(w::HttpError::RateLimited(m)) => Err(http::HttpError::RateLimited(m)),
@@ -349,6 +508,9 @@ pub(crate) mod imports {
 
     #[cfg(not(feature = "connector"))]
     pub fn http_send(request: &http::Request) -> Result<http::Response, http::HttpError> {
-        Err(http::HttpError::Denied(format!("{}: policies cannot make HTTP requests", request.url)))
+        Err(http::HttpError::Denied(format!(
+            "{}: policies cannot make HTTP requests",
+            request.url
+        )))
     }
 }

@@ -163,7 +163,10 @@ pub mod http {
     impl Response {
         /// The first header named `name`, compared case-insensitively.
         pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         }
     }
 

@@ -103,14 +103,19 @@ pub fn parse_item_line(text: &str) -> Result<Option<WorkItem>, String> {
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return Ok(None);
     }
-    if trimmed.starts_with("{\"item\"") || trimmed.starts_with("{\"event\"") || trimmed.starts_with("{\"roster\"") {
+    if trimmed.starts_with("{\"item\"")
+        || trimmed.starts_with("{\"event\"")
+        || trimmed.starts_with("{\"roster\"")
+    {
         return match serde_json::from_str::<Record>(trimmed) {
             Ok(Record::Item(item)) => Ok(Some(item)),
             Ok(_) => Ok(None),
             Err(e) => Err(e.to_string()),
         };
     }
-    serde_json::from_str::<WorkItem>(trimmed).map(Some).map_err(|e| e.to_string())
+    serde_json::from_str::<WorkItem>(trimmed)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads every work item from `reader`, keeping bad lines as errors so a
@@ -119,7 +124,9 @@ pub fn parse_item_line(text: &str) -> Result<Option<WorkItem>, String> {
 /// # Errors
 ///
 /// Only I/O errors end the read; parse errors are returned in the list.
-pub fn read_items(reader: impl BufRead) -> std::io::Result<Vec<(usize, Result<WorkItem, LineError>)>> {
+pub fn read_items(
+    reader: impl BufRead,
+) -> std::io::Result<Vec<(usize, Result<WorkItem, LineError>)>> {
     let mut out = Vec::new();
     for (index, line) in reader.lines().enumerate() {
         let line = line?;
@@ -127,7 +134,13 @@ pub fn read_items(reader: impl BufRead) -> std::io::Result<Vec<(usize, Result<Wo
         match parse_item_line(&line) {
             Ok(Some(item)) => out.push((number, Ok(item))),
             Ok(None) => {}
-            Err(message) => out.push((number, Err(LineError { line: number, message }))),
+            Err(message) => out.push((
+                number,
+                Err(LineError {
+                    line: number,
+                    message,
+                }),
+            )),
         }
     }
     Ok(out)

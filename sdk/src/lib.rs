@@ -25,6 +25,8 @@ pub mod guest;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod zone;
 
 pub use connector::Connector;
 pub use policy::Policy;

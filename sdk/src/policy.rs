@@ -1,6 +1,9 @@
 //! The trait a routing, nudge or pre-visit prep policy implements.
 
-use crate::types::{Assignment, ConfigError, Nudge, OpenItem, PrepItem, PrepVisit, RouteContext, RouteError, RouteItem, Site, Timestamp};
+use crate::types::{
+    Assignment, ConfigError, Nudge, OpenItem, PrepItem, PrepVisit, RouteContext, RouteError,
+    RouteItem, Site, Timestamp,
+};
 
 /// A site policy. Implement it and export it with [`crate::export_policy!`].
 ///
@@ -22,11 +25,16 @@ pub trait Policy: Sized + 'static {
     /// # Errors
     ///
     /// A [`RouteError`] stores the item as a dead letter for a later retry.
-    fn route(&mut self, item: &RouteItem, context: &RouteContext) -> Result<Assignment, RouteError>;
+    fn route(&mut self, item: &RouteItem, context: &RouteContext)
+    -> Result<Assignment, RouteError>;
 
     /// Routes a batch; the default calls [`Policy::route`] per item. The
     /// result has one entry per item in order.
-    fn route_batch(&mut self, items: &[RouteItem], context: &RouteContext) -> Vec<Result<Assignment, RouteError>> {
+    fn route_batch(
+        &mut self,
+        items: &[RouteItem],
+        context: &RouteContext,
+    ) -> Vec<Result<Assignment, RouteError>> {
         items.iter().map(|item| self.route(item, context)).collect()
     }
 

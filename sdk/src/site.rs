@@ -22,25 +22,40 @@ struct SiteFile {
     people: Vec<PersonEntry>,
 }
 
-#[derive(Deserialize)]
-struct RoleEntry {
-    name: String,
+/// A `[[roles]]` entry of a site file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleEntry {
+    /// Role name used in rules and assignments.
+    pub name: String,
+    /// True for licensed prescribers (physician, NP, PA).
     #[serde(default)]
-    clinician: bool,
+    pub clinician: bool,
 }
 
-#[derive(Deserialize)]
-struct PersonEntry {
-    id: String,
-    roles: Vec<String>,
+/// A `[[people]]` entry of a site file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonEntry {
+    /// Roster id.
+    pub id: String,
+    /// Display name for the console (staff, not patients).
     #[serde(default)]
-    pod: Option<String>,
+    pub name: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Care team.
     #[serde(default)]
-    hours: Vec<String>,
+    pub pod: Option<String>,
+    /// Shift specs such as `mon-fri 08:00-17:00`; empty means clinic hours.
     #[serde(default)]
-    absences: Vec<Absence>,
+    pub hours: Vec<String>,
+    /// Spans away.
     #[serde(default)]
-    ehr_ids: Vec<String>,
+    pub absences: Vec<Absence>,
+    /// EHR provider references that mean this person.
+    #[serde(default)]
+    pub ehr_ids: Vec<String>,
 }
 
 fn default_clinic_hours() -> Vec<String> {
@@ -60,27 +75,68 @@ fn default_deadline_hours() -> u32 {
 /// naming the value for bad shift text or a person whose role is not defined.
 pub fn parse_site(text: &str) -> Result<Site, ConfigError> {
     let file: SiteFile = toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text))?;
+    build_site(
+        file.id,
+        file.time_zone,
+        &file.clinic_hours,
+        file.chart_deadline_hours,
+        file.roles,
+        file.people,
+    )
+}
 
-    let clinic_hours = parse_shifts(&file.clinic_hours).map_err(|e| ConfigError::new(format!("clinic_hours: {e}")))?;
-    let roles: Vec<Role> = file
-        .roles
-        .into_iter()
-        .map(|r| Role {
+/// Builds a [`Site`] from a site file's parsed parts.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming the value for bad shift text, a person whose
+/// role is not defined, or a duplicate person or role.
+pub fn build_site(
+    id: String,
+    time_zone: String,
+    clinic_hours: &[String],
+    chart_deadline_hours: u32,
+    roles: Vec<RoleEntry>,
+    people: Vec<PersonEntry>,
+) -> Result<Site, ConfigError> {
+    let clinic_hours =
+        parse_shifts(clinic_hours).map_err(|e| ConfigError::new(format!("clinic_hours: {e}")))?;
+    let mut defined: Vec<Role> = Vec::with_capacity(roles.len());
+    for r in roles {
+        if defined.iter().any(|d| d.name == r.name) {
+            return Err(ConfigError::new(format!(
+                "role {:?} is defined twice; remove one [[roles]] entry",
+                r.name
+            )));
+        }
+        defined.push(Role {
             name: r.name,
             clinician: r.clinician,
-        })
-        .collect();
+        });
+    }
+    let roles = defined;
 
-    let mut people = Vec::with_capacity(file.people.len());
-    for entry in file.people {
-        let hours = parse_shifts(&entry.hours).map_err(|e| ConfigError::new(format!("people {:?} hours: {e}", entry.id)))?;
-        if let Some(role) = entry.roles.iter().find(|r| !roles.iter().any(|d| &d.name == *r)) {
+    let mut out: Vec<Person> = Vec::with_capacity(people.len());
+    for entry in people {
+        if out.iter().any(|p| p.id == entry.id) {
+            return Err(ConfigError::new(format!(
+                "person {:?} is listed twice; person ids must be unique",
+                entry.id
+            )));
+        }
+        let hours = parse_shifts(&entry.hours)
+            .map_err(|e| ConfigError::new(format!("people {:?} hours: {e}", entry.id)))?;
+        if let Some(role) = entry
+            .roles
+            .iter()
+            .find(|r| !roles.iter().any(|d| &d.name == *r))
+        {
             return Err(ConfigError::new(format!(
                 "person {:?} has role {role:?}, which the site does not define; add a [[roles]] entry named {role:?}",
                 entry.id
             )));
         }
-        people.push(Person {
+        out.push(Person {
             id: entry.id,
             roles: entry.roles,
             pod: entry.pod,
@@ -91,12 +147,12 @@ pub fn parse_site(text: &str) -> Result<Site, ConfigError> {
     }
 
     Ok(Site {
-        id: file.id,
-        time_zone: file.time_zone,
+        id,
+        time_zone,
         roles,
-        people,
+        people: out,
         clinic_hours,
-        chart_deadline_minutes: file.chart_deadline_hours * 60,
+        chart_deadline_minutes: chart_deadline_hours * 60,
     })
 }
 
@@ -115,27 +171,42 @@ pub fn parse_shifts(specs: &[String]) -> Result<Vec<Shift>, String> {
 
 fn parse_shift(spec: &str) -> Result<Vec<Shift>, String> {
     let form = "expected a form such as \"mon-fri 08:00-17:00\"";
-    let (days, times) = spec.trim().split_once(' ').ok_or_else(|| format!("invalid hours {spec:?}: {form}"))?;
-    let (start, end) = times.trim().split_once('-').ok_or_else(|| format!("invalid hours {spec:?}: {form}"))?;
-    let start_minute = parse_clock(start).ok_or_else(|| format!("invalid start time {start:?} in {spec:?}: {form}"))?;
-    let end_minute = parse_clock(end).ok_or_else(|| format!("invalid end time {end:?} in {spec:?}: {form}"))?;
+    let (days, times) = spec
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| format!("invalid hours {spec:?}: {form}"))?;
+    let (start, end) = times
+        .trim()
+        .split_once('-')
+        .ok_or_else(|| format!("invalid hours {spec:?}: {form}"))?;
+    let start_minute = parse_clock(start)
+        .ok_or_else(|| format!("invalid start time {start:?} in {spec:?}: {form}"))?;
+    let end_minute =
+        parse_clock(end).ok_or_else(|| format!("invalid end time {end:?} in {spec:?}: {form}"))?;
     if end_minute <= start_minute {
-        return Err(format!("hours {spec:?} end before they start; split an overnight shift into two entries"));
+        return Err(format!(
+            "hours {spec:?} end before they start; split an overnight shift into two entries"
+        ));
     }
 
     let day_list = match days.split_once('-') {
         Some((first, last)) => {
-            let first = day_index(first).ok_or_else(|| format!("invalid day {first:?} in {spec:?}: {form}"))?;
-            let last = day_index(last).ok_or_else(|| format!("invalid day {last:?} in {spec:?}: {form}"))?;
+            let first = day_index(first)
+                .ok_or_else(|| format!("invalid day {first:?} in {spec:?}: {form}"))?;
+            let last = day_index(last)
+                .ok_or_else(|| format!("invalid day {last:?} in {spec:?}: {form}"))?;
             if last < first {
-                return Err(format!("day range in {spec:?} runs backwards; write it from Monday toward Sunday"));
+                return Err(format!(
+                    "day range in {spec:?} runs backwards; write it from Monday toward Sunday"
+                ));
             }
             (first..=last).map(|i| Weekday::ALL[i]).collect()
         }
         None => {
             let mut list = Vec::new();
             for day in days.split(',') {
-                let i = day_index(day).ok_or_else(|| format!("invalid day {day:?} in {spec:?}: {form}"))?;
+                let i = day_index(day)
+                    .ok_or_else(|| format!("invalid day {day:?} in {spec:?}: {form}"))?;
                 list.push(Weekday::ALL[i]);
             }
             list

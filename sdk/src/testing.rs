@@ -9,7 +9,6 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{Datelike, LocalResult, NaiveDate, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use crate::cases::CaseFile;
@@ -17,7 +16,11 @@ use crate::connector::Connector;
 use crate::host::http::{HttpError, Request, Response};
 use crate::host::{Date, Level, LocalTime, kv};
 use crate::policy::Policy;
-use crate::types::{Assignment, Batch, ConfigError, ConnectorError, PollResult, RouteContext, RouteError, RouteItem, Site, Timestamp, Weekday};
+use crate::types::{
+    Assignment, Batch, ConfigError, ConnectorError, PollResult, RouteContext, RouteError,
+    RouteItem, Site, Timestamp,
+};
+use crate::zone::{from_local_in, local_time_in};
 
 /// A captured log line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +47,11 @@ pub struct MockHost {
 
 impl std::fmt::Debug for MockHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockHost").field("now", &self.now).field("zone", &self.zone).field("kv_keys", &self.kv.len()).finish_non_exhaustive()
+        f.debug_struct("MockHost")
+            .field("now", &self.now)
+            .field("zone", &self.zone)
+            .field("kv_keys", &self.kv.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,12 +100,17 @@ impl MockHost {
     ///
     /// When `name` is not an IANA zone, naming it.
     pub fn time_zone(mut self, name: &str) -> Self {
-        self.zone = name.parse().unwrap_or_else(|_| panic!("unknown time zone {name:?}; use an IANA name such as America/Chicago"));
+        self.zone = name.parse().unwrap_or_else(|_| {
+            panic!("unknown time zone {name:?}; use an IANA name such as America/Chicago")
+        });
         self
     }
 
     /// Answers HTTP requests with `handler`.
-    pub fn http(mut self, handler: impl FnMut(&Request) -> Result<Response, HttpError> + 'static) -> Self {
+    pub fn http(
+        mut self,
+        handler: impl FnMut(&Request) -> Result<Response, HttpError> + 'static,
+    ) -> Self {
         self.http = Some(Box::new(handler));
         self
     }
@@ -138,41 +150,6 @@ pub fn kv_contents() -> BTreeMap<String, Vec<u8>> {
     with_mock(|m| m.kv.clone())
 }
 
-/// Converts `at` to local time in `zone`; shared with the host so both use
-/// the same daylight-saving rules.
-pub fn local_time_in(zone: Tz, at: Timestamp) -> LocalTime {
-    let local = zone.from_utc_datetime(&at.to_utc().naive_utc());
-    LocalTime {
-        date: Date {
-            year: local.year(),
-            month: local.month() as u8,
-            day: local.day() as u8,
-        },
-        weekday: Weekday::ALL[local.weekday().num_days_from_monday() as usize],
-        minute: (local.hour() * 60 + local.minute()) as u16,
-        offset_minutes: local.offset().fix().local_minus_utc() / 60,
-    }
-}
-
-/// Converts a local date and minute in `zone` to UTC with the contract of
-/// [`crate::host::from_local`]: a skipped time moves forward to the first
-/// valid minute, a repeated time takes its first occurrence.
-pub fn from_local_in(zone: Tz, date: Date, minute: u16) -> Timestamp {
-    let Some(day) = NaiveDate::from_ymd_opt(date.year, u32::from(date.month), u32::from(date.day)) else {
-        return Timestamp(0);
-    };
-    let mut candidate = day.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::minutes(i64::from(minute));
-    // A daylight-saving gap is at most a few hours; step forward minute by minute.
-    for _ in 0..(24 * 60) {
-        match zone.from_local_datetime(&candidate) {
-            LocalResult::Single(t) => return Timestamp(t.timestamp_millis()),
-            LocalResult::Ambiguous(first, _) => return Timestamp(first.timestamp_millis()),
-            LocalResult::None => candidate += chrono::Duration::minutes(1),
-        }
-    }
-    Timestamp(0)
-}
-
 /// The mock's side of [`crate::host`].
 pub(crate) mod imports {
     use super::*;
@@ -182,7 +159,10 @@ pub(crate) mod imports {
             m.logs.push(LogLine {
                 level,
                 message: message.to_string(),
-                fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             })
         });
     }
@@ -205,7 +185,11 @@ pub(crate) mod imports {
 
     pub fn kv_set(key: &str, value: &[u8]) -> Result<(), kv::KvError> {
         if key.len() > kv::MAX_KEY_BYTES || value.len() > kv::MAX_VALUE_BYTES {
-            return Err(kv::KvError::TooLarge(format!("key of {} bytes, value of {} bytes", key.len(), value.len())));
+            return Err(kv::KvError::TooLarge(format!(
+                "key of {} bytes, value of {} bytes",
+                key.len(),
+                value.len()
+            )));
         }
         with_mock(|m| {
             m.kv.insert(key.to_string(), value.to_vec());
@@ -225,7 +209,12 @@ pub(crate) mod imports {
             m.requests.push(request.clone());
             m.http.take()
         })
-        .ok_or_else(|| HttpError::Denied(format!("{}: the mock host has no HTTP handler; add one with MockHost::http", request.url)))?;
+        .ok_or_else(|| {
+            HttpError::Denied(format!(
+                "{}: the mock host has no HTTP handler; add one with MockHost::http",
+                request.url
+            ))
+        })?;
         // The handler runs outside the borrow so it may call other mock functions.
         let response = handler(request);
         with_mock(|m| m.http = Some(handler));
@@ -252,7 +241,11 @@ impl<P: Policy> PolicyHarness<P> {
         let site = crate::site::parse_site(site_text)?;
         let guard = MockHost::new().at(now).time_zone(&site.time_zone).install();
         let policy = P::configure(site.clone(), config)?;
-        Ok(PolicyHarness { policy, site, _guard: guard })
+        Ok(PolicyHarness {
+            policy,
+            site,
+            _guard: guard,
+        })
     }
 
     /// The site the policy was configured with.
@@ -265,7 +258,11 @@ impl<P: Policy> PolicyHarness<P> {
     /// # Errors
     ///
     /// The policy's [`RouteError`].
-    pub fn route(&mut self, item: &RouteItem, context: &RouteContext) -> Result<Assignment, RouteError> {
+    pub fn route(
+        &mut self,
+        item: &RouteItem,
+        context: &RouteContext,
+    ) -> Result<Assignment, RouteError> {
         set_now(context.now);
         self.policy.route(item, context)
     }
@@ -282,7 +279,8 @@ impl<P: Policy> PolicyHarness<P> {
     /// When the file cannot be loaded or configured, naming why.
     pub fn run_case_file(path: impl AsRef<Path>) -> Vec<String> {
         let file = CaseFile::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
-        let mut harness = Self::new(&file.site_text, &file.config_text, file.now).unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
+        let mut harness = Self::new(&file.site_text, &file.config_text, file.now)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
         let mut failures = Vec::new();
         for case in &file.cases {
             let outcome = harness.route(&case.item, &case.context);
@@ -310,7 +308,10 @@ impl<C: Connector> ConnectorHarness<C> {
     pub fn new(mock: MockHost, config: &str) -> Result<Self, ConfigError> {
         let guard = mock.install();
         let connector = C::configure(config)?;
-        Ok(ConnectorHarness { connector, _guard: guard })
+        Ok(ConnectorHarness {
+            connector,
+            _guard: guard,
+        })
     }
 
     /// Maps one message.
@@ -340,6 +341,7 @@ impl<C: Connector> ConnectorHarness<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::{from_local_in, local_time_in};
 
     #[test]
     fn local_time_follows_daylight_saving() {
@@ -357,22 +359,36 @@ mod tests {
     #[test]
     fn skipped_local_time_moves_forward() {
         let zone: Tz = "America/Chicago".parse().unwrap();
-        let date = Date { year: 2026, month: 3, day: 8 };
+        let date = Date {
+            year: 2026,
+            month: 3,
+            day: 8,
+        };
 
         let at = from_local_in(zone, date, 2 * 60 + 30);
 
-        assert_eq!(at, Timestamp::parse_rfc3339("2026-03-08T08:00:00Z").unwrap());
+        assert_eq!(
+            at,
+            Timestamp::parse_rfc3339("2026-03-08T08:00:00Z").unwrap()
+        );
     }
 
     #[test]
     fn repeated_local_time_takes_first() {
         let zone: Tz = "America/Chicago".parse().unwrap();
         // 2026-11-01: 01:30 happens twice, first in CDT (UTC-5).
-        let date = Date { year: 2026, month: 11, day: 1 };
+        let date = Date {
+            year: 2026,
+            month: 11,
+            day: 1,
+        };
 
         let at = from_local_in(zone, date, 90);
 
-        assert_eq!(at, Timestamp::parse_rfc3339("2026-11-01T06:30:00Z").unwrap());
+        assert_eq!(
+            at,
+            Timestamp::parse_rfc3339("2026-11-01T06:30:00Z").unwrap()
+        );
     }
 
     #[test]

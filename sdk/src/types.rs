@@ -42,7 +42,9 @@ impl Timestamp {
 
     /// The timestamp as a chrono UTC date-time.
     pub fn to_utc(self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.0).single().unwrap_or_default()
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_default()
     }
 }
 
@@ -293,7 +295,13 @@ pub struct WorkItem {
 
 impl WorkItem {
     /// Builds an open routine item with no optional fields set.
-    pub fn new(external_id: impl Into<String>, version: u64, category: Category, title: impl Into<String>, created: Timestamp) -> Self {
+    pub fn new(
+        external_id: impl Into<String>,
+        version: u64,
+        category: Category,
+        title: impl Into<String>,
+        created: Timestamp,
+    ) -> Self {
         WorkItem {
             external_id: external_id.into(),
             version,
@@ -320,7 +328,10 @@ impl WorkItem {
 }
 
 pub(crate) fn find_attribute<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a str> {
-    attributes.iter().find(|a| a.key == key).map(|a| a.value.as_str())
+    attributes
+        .iter()
+        .find(|a| a.key == key)
+        .map(|a| a.value.as_str())
 }
 
 /// The lean view of an item that `route` receives. Provider fields are
@@ -555,7 +566,11 @@ impl Site {
 
     /// The shifts that apply to `person`: their own, else the clinic's.
     pub fn hours_of<'a>(&'a self, person: &'a Person) -> &'a [Shift] {
-        if person.hours.is_empty() { &self.clinic_hours } else { &person.hours }
+        if person.hours.is_empty() {
+            &self.clinic_hours
+        } else {
+            &person.hours
+        }
     }
 
     /// Resolves an EHR provider reference to a roster person id.
@@ -589,7 +604,10 @@ pub struct RouteContext {
 impl RouteContext {
     /// Open items owned by `person`; zero when absent from the list.
     pub fn load_of(&self, person: &str) -> u32 {
-        self.load.iter().find(|l| l.person == person).map_or(0, |l| l.open_items)
+        self.load
+            .iter()
+            .find(|l| l.person == person)
+            .map_or(0, |l| l.open_items)
     }
 }
 
@@ -767,7 +785,11 @@ pub struct Reject {
 
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: field {}: {}", self.location, self.field, self.message)
+        write!(
+            f,
+            "{}: field {}: {}",
+            self.location, self.field, self.message
+        )
     }
 }
 

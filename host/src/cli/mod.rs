@@ -1,0 +1,189 @@
+//! The `switchboard` command line.
+//!
+//! Each subcommand lives in its own module and returns `anyhow::Result`; this
+//! module parses arguments, sets up logging and turns an error into a message
+//! on standard error and exit status 1.
+
+mod bench;
+mod connector_run;
+mod demo;
+mod plugin_check;
+mod policy_route;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Switchboard routes open EHR work to the role that should own it.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a sample practice on built-in data and print the result.
+    Demo(demo::DemoArgs),
+    /// Run the host: connectors, routing, nudges and the HTTP API.
+    Serve {
+        /// Configuration folder (holds switchboard.toml, sites/ and plugins/).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check and inspect plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Policy author's test bench.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Connector vendor's test bench.
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
+    /// Offline store maintenance (stop `serve` first).
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Shadow-mode reports and promotion.
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
+    /// Read a site's history through its connector to measure a baseline.
+    Backfill {
+        /// Configuration folder.
+        #[arg(long)]
+        config: PathBuf,
+        /// Site id.
+        #[arg(long)]
+        site: String,
+        /// First day to read, YYYY-MM-DD in the site's time zone.
+        #[arg(long)]
+        since: String,
+    },
+    /// Generate simulated clinic days and compare routing against a baseline.
+    Simulate {
+        /// Days to simulate.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Backlog KPIs over a baseline range and a pilot range.
+    Report {
+        /// Configuration folder.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// `switchboard plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Validate a component and its manifest without starting a server.
+    Check {
+        /// A plugin folder, or a `.wasm` file with `plugin.toml` beside it.
+        path: PathBuf,
+    },
+}
+
+/// `switchboard policy …`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Route work items (JSON lines) and print one assignment per line.
+    Route(policy_route::RouteArgs),
+}
+
+/// `switchboard connector …`
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Run a connector on files (or standard input) and print items and events as JSON lines.
+    Run(connector_run::RunArgs),
+}
+
+/// `switchboard store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check the store's trees against its event log.
+    Verify {
+        /// Data folder (holds db/).
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Rebuild the store's trees from its event log.
+    Rebuild {
+        /// Data folder (holds db/).
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// `switchboard shadow …`
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Show where the shadow policy disagreed with the active one.
+    Report {
+        /// Site id.
+        #[arg(long)]
+        site: String,
+    },
+}
+
+/// Parses the command line, runs it and maps errors to exit status 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Plugin(PluginCommand::Check { path }) => plugin_check::run(&path),
+        Command::Policy(PolicyCommand::Route(args)) => policy_route::run(args),
+        Command::Connector(ConnectorCommand::Run(args)) => connector_run::run(args),
+        Command::Serve { .. } => not_yet("serve"),
+        Command::Store(_) => not_yet("store"),
+        Command::Shadow(_) => not_yet("shadow"),
+        Command::Backfill { .. } => not_yet("backfill"),
+        Command::Simulate { .. } => not_yet("simulate"),
+        Command::Report { .. } => not_yet("report"),
+    }
+}
+
+// TODO: serve, store, shadow, backfill, simulate and report arrive with the
+// engine, API and metrics; until then they say so instead of pretending.
+fn not_yet(command: &str) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`switchboard {command}` is not yet implemented in this build")
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialization (tests calling into the CLI) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,166 @@
+//! `switchboard policy route PLUGIN --site FILE [ITEMS.ndjson]`
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use switchboard_sdk::jsonl::{AssignmentLine, read_items};
+use switchboard_sdk::{RouteContext, RouteItem, Site, Timestamp, WorkItem};
+
+use super::bench;
+use crate::config::{SiteConfig, quote};
+use crate::runtime::PolicyPlugin;
+
+/// Items per `route` call: large enough to amortize the call, small enough
+/// that one batch stays far below the output cap.
+const BATCH: usize = 256;
+
+/// Arguments of `policy route`.
+#[derive(Debug, clap::Args)]
+pub struct RouteArgs {
+    /// The policy: a `.wasm` file with `plugin.toml` beside it, or its folder.
+    pub plugin: PathBuf,
+    /// Site file (`sites/<site>.toml`) whose roster the policy sees.
+    #[arg(long)]
+    pub site: PathBuf,
+    /// Policy config file; defaults to the site's `[routing] config`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Time to route at (RFC 3339); defaults to now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Work items as JSON lines; standard input when absent.
+    pub items: Option<PathBuf>,
+}
+
+/// Routes every item and prints one [`AssignmentLine`] per item.
+pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
+    let (site_config, site) = SiteConfig::load(&args.site)?;
+    let config_text = policy_config(&args, &site_config)?;
+    let now = match &args.now {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
+        None => Timestamp(chrono::Utc::now().timestamp_millis()),
+    };
+
+    let runtime = bench::runtime()?;
+    let loaded = bench::load(&runtime, &args.plugin)?;
+    let host = bench::host_context(&site.id, site_config.zone(), &loaded.manifest.name);
+    let policy = PolicyPlugin::new(&runtime, loaded, host, &site, &config_text)?;
+
+    let reader: Box<dyn BufRead> = match &args.items {
+        Some(path) => Box::new(BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("failed to open {}", quote(path)))?,
+        )),
+        None => Box::new(BufReader::new(std::io::stdin())),
+    };
+    let lines = read_items(reader).context("failed to read the items")?;
+
+    let summary = route_lines(&policy, &site, now, lines)?;
+    eprintln!(
+        "routed {} items, {} not routed, {} bad lines",
+        summary.routed, summary.unrouted, summary.bad_lines
+    );
+    Ok(if summary.bad_lines > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Counts from one bench run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSummary {
+    /// Items that got an assignment.
+    pub routed: usize,
+    /// Items the policy returned an error for.
+    pub unrouted: usize,
+    /// Lines that were not valid items.
+    pub bad_lines: usize,
+}
+
+/// Routes parsed lines in batches, printing assignments to standard output
+/// and bad lines to standard error.
+pub fn route_lines(
+    policy: &PolicyPlugin,
+    site: &Site,
+    now: Timestamp,
+    lines: Vec<(usize, Result<WorkItem, switchboard_sdk::jsonl::LineError>)>,
+) -> anyhow::Result<RouteSummary> {
+    let mut summary = RouteSummary::default();
+    let mut good: Vec<(usize, WorkItem)> = Vec::new();
+    for (line, parsed) in lines {
+        match parsed {
+            Ok(item) => good.push((line, item)),
+            Err(error) => {
+                eprintln!("error: {error}");
+                summary.bad_lines += 1;
+            }
+        }
+    }
+
+    let context = RouteContext {
+        now,
+        load: Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    for chunk in good.chunks(BATCH) {
+        let items: Vec<RouteItem> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, item))| route_item(site, item, i as u64 + 1))
+            .collect();
+        let outcomes = policy.route(&items, &context)?;
+        for ((line, item), outcome) in chunk.iter().zip(outcomes) {
+            if outcome.is_ok() {
+                summary.routed += 1;
+            } else {
+                summary.unrouted += 1;
+            }
+            let record = AssignmentLine::new(*line, &item.external_id, outcome);
+            serde_json::to_writer(&mut out, &record)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(summary)
+}
+
+/// The lean routing view of an item, with provider references resolved to
+/// roster ids the way the engine resolves them.
+pub fn route_item(site: &Site, item: &WorkItem, key: u64) -> RouteItem {
+    let resolve = |reference: &Option<String>| {
+        reference
+            .as_deref()
+            .and_then(|r| site.resolve_provider(r))
+            .map(str::to_string)
+    };
+    RouteItem {
+        key,
+        category: item.category,
+        flag: item.flag,
+        priority: item.priority,
+        created: item.created,
+        due: item.due,
+        patient: item.patient.clone(),
+        ordering: resolve(&item.ordering),
+        rendering: resolve(&item.rendering),
+        pcp: resolve(&item.pcp),
+        attributes: item.attributes.clone(),
+    }
+}
+
+fn policy_config(args: &RouteArgs, site_config: &SiteConfig) -> anyhow::Result<String> {
+    let path = match (&args.config, &site_config.routing) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(slot)) => slot
+            .config
+            .as_ref()
+            .map(|c| args.site.parent().unwrap_or(Path::new(".")).join(c)),
+        (None, None) => None,
+    };
+    match path {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to read policy config {}", quote(&path))),
+        None => Ok(String::new()),
+    }
+}

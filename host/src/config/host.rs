@@ -1,0 +1,292 @@
+//! `switchboard.toml`: settings for the whole host process.
+//!
+//! ```toml
+//! schema = 1
+//! data_dir = "data"                 # relative to the config folder
+//!
+//! [api]
+//! listen = "127.0.0.1:7400"         # other addresses need tls_cert and tls_key
+//!
+//! [limits]                          # bounds on what plugin manifests may ask for
+//! max_memory_mib = 256
+//!
+//! [[tokens]]                        # bearer tokens, stored as SHA-256 hex
+//! name = "ana"
+//! sha256 = "9f86d0…"
+//! site = "northside"
+//! person = "ma-ana"
+//! scopes = ["staff"]
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::{ConfigError, read_toml};
+
+/// The host file's schema version this build reads.
+pub const HOST_SCHEMA: u32 = 1;
+
+/// Parsed `switchboard.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Schema version of this file; must be 1.
+    pub schema: u32,
+    /// Store, cache and inbox folder, relative to the config folder.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// HTTP API settings.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Plugin limit defaults and bounds.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Bearer tokens.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// HTTP listeners.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the API, console, webhooks and metrics.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain; required when `listen` is not loopback.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; required with `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Address for HL7 v2 over MLLP; off when absent.
+    #[serde(default)]
+    pub mllp_listen: Option<SocketAddr>,
+    /// Largest request body accepted, in KiB.
+    #[serde(default = "default_body_kib")]
+    pub max_body_kib: u64,
+    /// Time allowed for one request, in seconds.
+    #[serde(default = "default_request_seconds")]
+    pub request_timeout_seconds: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7400))
+}
+
+/// FHIR Bundles of a thousand resources run to a few MiB.
+fn default_body_kib() -> u64 {
+    8 * 1024
+}
+
+fn default_request_seconds() -> u64 {
+    30
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: default_listen(),
+            tls_cert: None,
+            tls_key: None,
+            mllp_listen: None,
+            max_body_kib: default_body_kib(),
+            request_timeout_seconds: default_request_seconds(),
+        }
+    }
+}
+
+/// Defaults for plugin limits, and the bounds a manifest may not exceed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Default `route` deadline in ms: routing runs inline with intake.
+    pub default_route_ms: u64,
+    /// Largest `route` deadline a manifest may request.
+    pub max_route_ms: u64,
+    /// Default deadline of other policy calls in ms.
+    pub default_call_ms: u64,
+    /// Largest deadline of other policy calls.
+    pub max_call_ms: u64,
+    /// Default connector call deadline in ms: a FHIR page over a slow link.
+    pub default_poll_ms: u64,
+    /// Largest connector call deadline.
+    pub max_poll_ms: u64,
+    /// Default linear memory cap in MiB.
+    pub default_memory_mib: u64,
+    /// Largest memory cap a manifest may request.
+    pub max_memory_mib: u64,
+    /// Default cap on one call's result in KiB.
+    pub default_output_kib: u64,
+    /// Largest result cap a manifest may request.
+    pub max_output_kib: u64,
+    /// Calls after which an instance is replaced by a fresh one, so linear
+    /// memory that only grows cannot grow for ever.
+    pub recycle_after_calls: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_route_ms: 100,
+            max_route_ms: 2_000,
+            default_call_ms: 1_000,
+            max_call_ms: 10_000,
+            default_poll_ms: 30_000,
+            max_poll_ms: 120_000,
+            default_memory_mib: 32,
+            max_memory_mib: 256,
+            default_output_kib: 4 * 1024,
+            max_output_kib: 64 * 1024,
+            recycle_after_calls: 100_000,
+        }
+    }
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenScope {
+    /// Administer the token's site (or every site when the token names none).
+    Admin,
+    /// Work the token's site's worklists as its person.
+    Staff,
+    /// Read `/metrics`.
+    Metrics,
+}
+
+/// A bearer token, stored hashed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Label for logs and the audit trail.
+    pub name: String,
+    /// SHA-256 of the token, lowercase hex.
+    pub sha256: String,
+    /// Site the token is bound to; `None` only for host-wide admin or metrics.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Roster person the token acts as.
+    #[serde(default)]
+    pub person: Option<String>,
+    /// Scopes.
+    pub scopes: Vec<TokenScope>,
+}
+
+impl HostConfig {
+    /// Reads `switchboard.toml` from `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the file and field.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let (config, _): (HostConfig, String) = read_toml(path)?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// The configuration a folder without `switchboard.toml` gets.
+    pub fn defaults() -> Self {
+        HostConfig {
+            schema: HOST_SCHEMA,
+            data_dir: default_data_dir(),
+            api: ApiConfig::default(),
+            limits: Limits::default(),
+            tokens: Vec::new(),
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        if self.schema != HOST_SCHEMA {
+            return Err(ConfigError::invalid(
+                path,
+                "schema",
+                format!(
+                    "schema {} is not supported; this build reads schema {HOST_SCHEMA}",
+                    self.schema
+                ),
+            ));
+        }
+        let api = &self.api;
+        if !api.listen.ip().is_loopback() && (api.tls_cert.is_none() || api.tls_key.is_none()) {
+            return Err(ConfigError::invalid(
+                path,
+                "api.listen",
+                format!(
+                    "{} is not a loopback address, so api.tls_cert and api.tls_key are required",
+                    api.listen
+                ),
+            ));
+        }
+        if let Some(mllp) = api.mllp_listen {
+            if !mllp.ip().is_loopback() && api.tls_cert.is_none() {
+                return Err(ConfigError::invalid(
+                    path,
+                    "api.mllp_listen",
+                    format!("{mllp} faces a network, so api.tls_cert and api.tls_key are required"),
+                ));
+            }
+        }
+        let l = &self.limits;
+        for (field, default, max) in [
+            (
+                "limits.default_route_ms",
+                l.default_route_ms,
+                l.max_route_ms,
+            ),
+            ("limits.default_call_ms", l.default_call_ms, l.max_call_ms),
+            ("limits.default_poll_ms", l.default_poll_ms, l.max_poll_ms),
+            (
+                "limits.default_memory_mib",
+                l.default_memory_mib,
+                l.max_memory_mib,
+            ),
+            (
+                "limits.default_output_kib",
+                l.default_output_kib,
+                l.max_output_kib,
+            ),
+        ] {
+            if default == 0 || default > max {
+                return Err(ConfigError::invalid(
+                    path,
+                    field,
+                    format!("{default} must be between 1 and the matching max ({max})"),
+                ));
+            }
+        }
+        for (index, token) in self.tokens.iter().enumerate() {
+            if token.sha256.len() != 64
+                || !token
+                    .sha256
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("tokens[{index}].sha256"),
+                    format!(
+                        "token {:?} needs the SHA-256 of the token as 64 lowercase hex digits; `switchboard token hash` prints it",
+                        token.name
+                    ),
+                ));
+            }
+            if token.scopes.contains(&TokenScope::Staff)
+                && (token.site.is_none() || token.person.is_none())
+            {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("tokens[{index}]"),
+                    format!("staff token {:?} needs both site and person", token.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

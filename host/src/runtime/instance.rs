@@ -1,0 +1,198 @@
+//! The lifecycle shared by policy and connector instances: create a store
+//! under limits, run one call under its deadline, sort failures into
+//! [`PluginError`]s, and decide when an instance must be replaced.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime::{Store, Trap};
+
+use super::error::PluginError;
+use super::state::{HostContext, PluginState};
+use super::{Runtime, deadline_ticks};
+use crate::config::EffectiveLimits;
+
+/// A live instance and the store it lives in.
+pub(super) struct Live<B> {
+    pub store: Store<PluginState>,
+    pub bindings: B,
+    pub calls: u64,
+}
+
+/// Counters an administrator sees per plugin.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Calls that returned.
+    pub calls: AtomicU64,
+    /// Calls stopped by a limit or trap.
+    pub failures: AtomicU64,
+    /// Instances created.
+    pub instances: AtomicU64,
+}
+
+impl CallStats {
+    /// A snapshot: (calls, failures, instances).
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+            self.instances.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A store with the plugin's memory cap and the epoch deadline set to trap.
+pub(super) fn new_store(
+    runtime: &Runtime,
+    host: &HostContext,
+    limits: &EffectiveLimits,
+) -> Store<PluginState> {
+    let mut store = Store::new(
+        runtime.engine(),
+        PluginState::new(host.clone(), limits.memory_bytes),
+    );
+    store.limiter(|state| &mut state.memory);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(deadline_ticks(limits.call_ms.max(limits.poll_ms)));
+    store
+}
+
+/// Runs `f` on `live` with a deadline of `limit_ms`, turning a failure into
+/// a [`PluginError`]. The caller must drop `live` after any error.
+pub(super) fn run_call<B, R>(
+    live: &mut Live<B>,
+    plugin: &str,
+    call: &'static str,
+    limit_ms: u64,
+    memory_bytes: u64,
+    f: impl FnOnce(&mut Store<PluginState>, &B) -> wasmtime::Result<R>,
+) -> Result<R, PluginError> {
+    live.store.set_epoch_deadline(deadline_ticks(limit_ms));
+    live.store.data_mut().memory.denied = false;
+    live.calls += 1;
+
+    let result = f(&mut live.store, &live.bindings);
+    result.map_err(|error| {
+        classify(
+            error,
+            live.store.data(),
+            plugin,
+            call,
+            limit_ms,
+            memory_bytes,
+        )
+    })
+}
+
+fn classify(
+    error: wasmtime::Error,
+    state: &PluginState,
+    plugin: &str,
+    call: &'static str,
+    limit_ms: u64,
+    memory_bytes: u64,
+) -> PluginError {
+    let plugin = plugin.to_string();
+    if state.memory.denied {
+        return PluginError::Memory {
+            plugin,
+            call,
+            limit_mib: memory_bytes >> 20,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Deadline {
+            plugin,
+            call,
+            limit_ms,
+        },
+        Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, call },
+        _ => PluginError::Trap {
+            plugin,
+            call,
+            message: format!("{error:#}"),
+        },
+    }
+}
+
+/// True when an instance has served enough calls, or grown enough memory,
+/// that a fresh one should take its place.
+pub(super) fn due_for_recycle<B>(
+    live: &Live<B>,
+    recycle_after_calls: u64,
+    memory_bytes: u64,
+) -> bool {
+    let peak = live.store.data().memory.peak_bytes as u64;
+    live.calls >= recycle_after_calls || peak > memory_bytes / 4 * 3
+}
+
+/// Everything [`with_live`] needs about the slot it runs in.
+pub(super) struct SlotRef<'a, B> {
+    pub runtime: &'a Runtime,
+    pub plugin: &'a str,
+    pub site: &'a str,
+    pub limits: EffectiveLimits,
+    pub live: &'a std::sync::Mutex<Option<Live<B>>>,
+    pub stats: &'a CallStats,
+}
+
+/// Runs `f` on the slot's live instance, creating one with `instantiate` if
+/// needed. The instance is discarded after any failure (a trapped instance
+/// must never run again) and when it is due for recycling.
+pub(super) fn with_live<B, R>(
+    slot: SlotRef<'_, B>,
+    call: &'static str,
+    limit_ms: u64,
+    instantiate: impl FnOnce() -> Result<Live<B>, PluginError>,
+    f: impl FnOnce(&mut Store<PluginState>, &B) -> wasmtime::Result<R>,
+    size_of: impl FnOnce(&R) -> usize,
+) -> Result<R, PluginError> {
+    // A panic while holding the lock can only come from host code; the
+    // slot's state is an Option that is overwritten, so recover it.
+    let mut guard = slot
+        .live
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut live = match guard.take() {
+        Some(live) => live,
+        None => instantiate()?,
+    };
+
+    let result = run_call(
+        &mut live,
+        slot.plugin,
+        call,
+        limit_ms,
+        slot.limits.memory_bytes,
+        f,
+    )
+    .and_then(|r| {
+        let bytes = size_of(&r);
+        if bytes as u64 > slot.limits.output_bytes {
+            return Err(PluginError::OutputTooLarge {
+                plugin: slot.plugin.to_string(),
+                call,
+                bytes,
+                limit: slot.limits.output_bytes,
+            });
+        }
+        Ok(r)
+    });
+
+    match &result {
+        Ok(_) => {
+            slot.stats.calls.fetch_add(1, Ordering::Relaxed);
+            if !due_for_recycle(
+                &live,
+                slot.runtime.limits.recycle_after_calls,
+                slot.limits.memory_bytes,
+            ) {
+                *guard = Some(live);
+            }
+        }
+        Err(error) => {
+            slot.stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(site = slot.site, plugin = slot.plugin, call, %error, "plugin call failed; instance discarded");
+        }
+    }
+    result
+}

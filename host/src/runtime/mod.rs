@@ -1,0 +1,192 @@
+//! The WebAssembly runtime: one wasmtime engine, one linker per world, and
+//! the sandbox every plugin call runs in.
+//!
+//! Every call runs under a wall-clock deadline (epoch interruption, checked
+//! every [`EPOCH_TICK`]), a linear-memory cap (a store limiter) and a cap on
+//! the size of its result. A call that breaks a limit or traps is stopped,
+//! its instance is discarded, and the next call gets a fresh instance from
+//! the pre-linked component. Instances are also replaced after a set number
+//! of calls or once their memory passes a mark, because linear memory never
+//! shrinks.
+
+mod bindings;
+mod clock;
+mod connector;
+mod egress;
+mod error;
+mod instance;
+mod load;
+mod policy;
+mod state;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use connector::ConnectorPlugin;
+pub use egress::{Egress, EgressError, EgressRequest, EgressResponse};
+pub use error::PluginError;
+pub use load::{INTERFACE_VERSION, LoadedPlugin, compatible, sha256_hex};
+pub use policy::PolicyPlugin;
+pub use state::{HostContext, KvStore, MemoryKv};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::config::Limits;
+use state::PluginState;
+
+/// How often the epoch advances. A deadline is rounded up to whole ticks,
+/// so a call overruns its deadline by at most one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings for a [`Runtime`].
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeOptions {
+    /// Folder for compiled components; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Limit defaults and bounds.
+    pub limits: Limits,
+}
+
+/// The engine and linkers shared by every plugin of the process.
+///
+/// Cheap to clone; dropping the last clone stops the epoch thread.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+    cache_dir: Option<PathBuf>,
+    compat_key: String,
+    /// Limit defaults and bounds.
+    pub limits: Limits,
+}
+
+struct Inner {
+    engine: Engine,
+    policy_linker: Linker<PluginState>,
+    connector_linker: Linker<PluginState>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache_dir", &self.cache_dir)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The WebAssembly stack a call may use. Deep recursion in a guest traps
+/// here instead of exhausting the host thread's stack.
+const MAX_WASM_STACK_BYTES: usize = 512 * 1024;
+
+impl Runtime {
+    /// Builds the engine and linkers and starts the epoch thread.
+    ///
+    /// # Errors
+    ///
+    /// When wasmtime rejects the configuration or a linker definition;
+    /// either means a bug in this build, not bad input.
+    pub fn new(options: RuntimeOptions) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK_BYTES)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config)?;
+
+        let mut policy_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker)?;
+        bindings::policy::Policy::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut policy_linker,
+            |s| s,
+        )?;
+
+        let mut connector_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut connector_linker)?;
+        bindings::connector::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut connector_linker,
+            |s| s,
+        )?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        start_epoch_thread(&engine, stop.clone());
+
+        let compat_key = compat_key(&engine);
+        if let Some(dir) = &options.cache_dir {
+            if let Err(error) = std::fs::create_dir_all(dir) {
+                tracing::warn!(path = %dir.display(), %error, "failed to create the compiled-component cache; plugins compile on every load");
+            }
+        }
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                policy_linker,
+                connector_linker,
+                stop,
+            }),
+            cache_dir: options.cache_dir,
+            compat_key,
+            limits: options.limits,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    fn policy_linker(&self) -> &Linker<PluginState> {
+        &self.inner.policy_linker
+    }
+
+    fn connector_linker(&self) -> &Linker<PluginState> {
+        &self.inner.connector_linker
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the runtime drops.
+fn start_epoch_thread(engine: &Engine, stop: Arc<AtomicBool>) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("switchboard-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        // Without the thread no deadline fires; refuse to run plugins at all.
+        panic!("failed to start the epoch thread that enforces plugin deadlines: {error}");
+    }
+}
+
+/// A key that changes whenever compiled code from one engine would be
+/// invalid in another (wasmtime version, target, settings).
+fn compat_key(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// Epoch ticks for a deadline of `ms` milliseconds, rounded up, plus one so
+/// a call that starts just before a tick still gets its full time.
+fn deadline_ticks(ms: u64) -> u64 {
+    let tick = EPOCH_TICK.as_millis() as u64;
+    ms.div_ceil(tick) + 1
+}

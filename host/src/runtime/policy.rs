@@ -1,0 +1,226 @@
+//! A policy plugin configured for one site.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use switchboard_sdk as sdk;
+
+use super::Runtime;
+use super::bindings::{self, policy::Policy};
+use super::error::PluginError;
+use super::instance::{CallStats, Live, SlotRef, new_store, run_call, with_live};
+use super::load::{LoadedPlugin, Pre};
+use super::state::HostContext;
+
+/// A policy instance slot for one site. Calls on one `PolicyPlugin` are
+/// serialized; a swap to a new version builds a new `PolicyPlugin`, so calls
+/// already running finish on the old one.
+pub struct PolicyPlugin {
+    runtime: Runtime,
+    loaded: LoadedPlugin,
+    host: HostContext,
+    site: bindings::wit::Site,
+    config: String,
+    live: Mutex<Option<Live<Policy>>>,
+    /// Call counters.
+    pub stats: CallStats,
+}
+
+impl std::fmt::Debug for PolicyPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyPlugin")
+            .field("plugin", &self.loaded)
+            .field("site", &self.host.site)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyPlugin {
+    /// Instantiates the policy and calls `configure`, so a candidate whose
+    /// configuration fails never becomes active.
+    ///
+    /// # Errors
+    ///
+    /// [`PluginError::Config`] when the policy rejects its configuration; a
+    /// call failure when `configure` traps or overruns.
+    pub fn new(
+        runtime: &Runtime,
+        loaded: LoadedPlugin,
+        host: HostContext,
+        site: &sdk::Site,
+        config: &str,
+    ) -> Result<Self, PluginError> {
+        let plugin = PolicyPlugin {
+            runtime: runtime.clone(),
+            loaded,
+            host,
+            site: bindings::site_out(site),
+            config: config.to_string(),
+            live: Mutex::new(None),
+            stats: CallStats::default(),
+        };
+        let live = plugin.instantiate()?;
+        *plugin
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(live);
+        Ok(plugin)
+    }
+
+    /// The loaded component this slot runs.
+    pub fn loaded(&self) -> &LoadedPlugin {
+        &self.loaded
+    }
+
+    fn name(&self) -> &str {
+        &self.loaded.manifest.name
+    }
+
+    fn instantiate(&self) -> Result<Live<Policy>, PluginError> {
+        let Pre::Policy(pre) = &self.loaded.pre else {
+            return Err(PluginError::WrongWorld {
+                plugin: self.name().to_string(),
+                expected: "policy",
+                found: "connector".to_string(),
+            });
+        };
+        let limits = self.loaded.limits;
+        let mut store = new_store(&self.runtime, &self.host, &limits);
+        let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Link {
+            plugin: self.name().to_string(),
+            message: format!("{e:#}"),
+        })?;
+        self.stats.instances.fetch_add(1, Ordering::Relaxed);
+
+        let mut live = Live {
+            store,
+            bindings,
+            calls: 0,
+        };
+        let site = &self.site;
+        let config = self.config.as_str();
+        let outcome = run_call(
+            &mut live,
+            self.name(),
+            "configure",
+            limits.call_ms,
+            limits.memory_bytes,
+            |store, b| {
+                b.switchboard_plugin_policy_api()
+                    .call_configure(store, site, config)
+            },
+        )?;
+        outcome.map_err(|error| PluginError::Config {
+            plugin: self.name().to_string(),
+            error: bindings::config_error_in(error),
+        })?;
+        live.calls = 0;
+        Ok(live)
+    }
+
+    fn with_live<R>(
+        &self,
+        call: &'static str,
+        limit_ms: u64,
+        f: impl FnOnce(&mut wasmtime::Store<super::state::PluginState>, &Policy) -> wasmtime::Result<R>,
+        size_of: impl FnOnce(&R) -> usize,
+    ) -> Result<R, PluginError> {
+        let slot = SlotRef {
+            runtime: &self.runtime,
+            plugin: self.name(),
+            site: &self.host.site,
+            limits: self.loaded.limits,
+            live: &self.live,
+            stats: &self.stats,
+        };
+        with_live(slot, call, limit_ms, || self.instantiate(), f, size_of)
+    }
+
+    /// Routes a batch of items: one outcome per item, in order.
+    ///
+    /// # Errors
+    ///
+    /// A call failure ([`PluginError::is_call_failure`]) when the policy
+    /// trapped, overran or returned too much; no item was routed.
+    pub fn route(
+        &self,
+        items: &[sdk::RouteItem],
+        context: &sdk::RouteContext,
+    ) -> Result<Vec<Result<sdk::Assignment, sdk::RouteError>>, PluginError> {
+        let wit_items: Vec<_> = items.iter().map(bindings::route_item_out).collect();
+        let wit_context = bindings::route_context_out(context);
+        let limit_ms = self.loaded.limits.route_ms;
+
+        let outcomes = self.with_live(
+            "route",
+            limit_ms,
+            |store, b| {
+                b.switchboard_plugin_policy_api()
+                    .call_route(store, &wit_items, &wit_context)
+            },
+            |r| r.iter().map(bindings::outcome_size).sum(),
+        )?;
+
+        if outcomes.len() != items.len() {
+            return Err(PluginError::BadResult {
+                plugin: self.name().to_string(),
+                call: "route",
+                expected: items.len(),
+                got: outcomes.len(),
+            });
+        }
+        Ok(outcomes.into_iter().map(bindings::outcome_in).collect())
+    }
+
+    /// Asks the policy for the nudges due at `now`.
+    ///
+    /// # Errors
+    ///
+    /// A call failure as for [`PolicyPlugin::route`].
+    pub fn nudges(
+        &self,
+        items: &[sdk::OpenItem],
+        now: sdk::Timestamp,
+    ) -> Result<Vec<sdk::Nudge>, PluginError> {
+        let wit_items: Vec<_> = items.iter().map(bindings::open_item_out).collect();
+        let limit_ms = self.loaded.limits.call_ms;
+        let nudges = self.with_live(
+            "nudges",
+            limit_ms,
+            |store, b| {
+                b.switchboard_plugin_policy_api()
+                    .call_nudges(store, &wit_items, now.0)
+            },
+            |r| r.iter().map(|n| n.role.len() + n.message.len() + 48).sum(),
+        )?;
+        Ok(nudges.into_iter().map(bindings::nudge_in).collect())
+    }
+
+    /// Asks the policy for prep items for `visits`.
+    ///
+    /// # Errors
+    ///
+    /// A call failure as for [`PolicyPlugin::route`].
+    pub fn prepare(
+        &self,
+        visits: &[sdk::PrepVisit],
+        now: sdk::Timestamp,
+    ) -> Result<Vec<sdk::PrepItem>, PluginError> {
+        let wit_visits: Vec<_> = visits.iter().map(bindings::prep_visit_out).collect();
+        let limit_ms = self.loaded.limits.call_ms;
+        let items = self.with_live(
+            "prepare",
+            limit_ms,
+            |store, b| {
+                b.switchboard_plugin_policy_api()
+                    .call_prepare(store, &wit_visits, now.0)
+            },
+            |r| {
+                r.iter()
+                    .map(|p| p.appointment.len() + p.slug.len() + p.title.len() + 48)
+                    .sum()
+            },
+        )?;
+        Ok(items.into_iter().map(bindings::prep_item_in).collect())
+    }
+}
