@@ -99,19 +99,32 @@ fn classify(
             limit_mib: memory_bytes >> 20,
         };
     }
+    let message = format!("{error:#}");
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PluginError::Deadline {
-            plugin,
-            call,
-            limit_ms,
-        },
+        Some(Trap::Interrupt) => PluginError::Deadline { plugin, call, limit_ms },
         Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, call },
-        _ => PluginError::Trap {
-            plugin,
-            call,
-            message: format!("{error:#}"),
-        },
+        _ if shadow_stack_underflow(&message) => PluginError::StackOverflow { plugin, call },
+        _ => PluginError::Trap { plugin, call, message },
     }
+}
+
+/// Rust guests keep their stack at the bottom of linear memory, growing
+/// down, so unbounded recursion shows up as an access just below address
+/// zero (which wraps past the top of the 32-bit space) rather than as
+/// wasmtime's own stack overflow.
+///
+/// NOTE: wasmtime 48 exposes the faulting address only in the trap's text,
+/// so this reads it from there; a guest with another memory layout gets
+/// the generic trap error instead.
+fn shadow_stack_underflow(message: &str) -> bool {
+    if !message.contains("out of bounds memory access") {
+        return false;
+    }
+    let Some(start) = message.find("wasm address 0x") else {
+        return false;
+    };
+    let digits: String = message[start + "wasm address 0x".len()..].chars().take_while(char::is_ascii_hexdigit).collect();
+    u64::from_str_radix(&digits, 16).is_ok_and(|address| address >= 0xFFFF_0000)
 }
 
 /// True when an instance has served enough calls, or grown enough memory,

@@ -119,7 +119,14 @@ impl ResourceLimiter for MemoryGuard {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        // The limits trap on a denied growth, so note the denial first.
+        let allowed = match self.limits.memory_growing(current, desired, maximum) {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                self.denied = true;
+                return Err(error);
+            }
+        };
         if allowed {
             self.peak_bytes = self.peak_bytes.max(desired);
         } else {

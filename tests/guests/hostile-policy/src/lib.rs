@@ -25,7 +25,7 @@ impl Policy for HostilePolicy {
             Some("recursion") => {
                 black_box(recurse(black_box(1)));
             }
-            Some("oversize") => reason = "x".repeat(64 << 20),
+            Some("oversize") => reason = "x".repeat(8 << 20),
             Some("slow") => {
                 let ms: i64 = item.attribute("spin_ms").and_then(|v| v.parse().ok()).unwrap_or(10);
                 let until = context.now.0 + ms;

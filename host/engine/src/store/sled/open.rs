@@ -1,0 +1,186 @@
+//! Opening a database: telling a foreign folder, a locked or damaged
+//! database and an unknown schema version apart, with an error for each.
+
+use std::fs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use tracing::info;
+
+use super::{META_SCHEMA, SledOptions, Trees};
+use crate::error::StoreError;
+use crate::store::SCHEMA_VERSION;
+
+/// Files sled 0.34 keeps in a database folder.
+const SLED_FILES: [&str; 2] = ["conf", "db"];
+
+/// Schema versions older than [`SCHEMA_VERSION`] that this build migrates.
+/// Version 1 is the first, so there is none yet; a future version adds
+/// `(old version, migration)` pairs here.
+const MIGRATIONS: &[(u32, fn(&Trees) -> Result<(), sled::Error>)] = &[];
+
+/// Opens the sled database after checking that `path` holds one (or is
+/// empty or absent).
+pub(super) fn open_db(path: &Path, options: &SledOptions) -> Result<sled::Db, StoreError> {
+    check_folder(path)?;
+
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(options.cache_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(None);
+
+    // sled 0.34 panics on some damaged files instead of returning an error;
+    // a panic during open leaves nothing shared behind, so it is caught and
+    // reported like any corruption.
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(error)) => Err(classify(path, error)),
+        Err(panic) => Err(StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: format!("the storage engine stopped while reading it: {}", panic_text(&panic)),
+        }),
+    }
+}
+
+/// Rejects a path that is a file or a folder without sled's files.
+fn check_folder(path: &Path) -> Result<(), StoreError> {
+    let entries = match fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory || path.is_file() => {
+            return Err(StoreError::NotADatabase {
+                path: path.to_path_buf(),
+                reason: "it is a file, not a folder".into(),
+            });
+        }
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                operation: "listing the data folder",
+                message: e.to_string(),
+            });
+        }
+    };
+
+    let names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.is_empty() || SLED_FILES.iter().all(|f| names.iter().any(|n| n == f)) {
+        return Ok(());
+    }
+
+    let mut shown: Vec<&str> = names.iter().map(String::as_str).collect();
+    shown.sort_unstable();
+    shown.truncate(5);
+    Err(StoreError::NotADatabase {
+        path: path.to_path_buf(),
+        reason: format!(
+            "it holds other files ({}) and no database files ({})",
+            shown.join(", "),
+            SLED_FILES.join(", ")
+        ),
+    })
+}
+
+/// Maps a sled error from opening to the error a person can act on.
+pub(super) fn classify(path: &Path, error: sled::Error) -> StoreError {
+    match error {
+        sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => StoreError::InUse {
+            path: path.to_path_buf(),
+        },
+        sled::Error::Io(e) => StoreError::Io {
+            path: path.to_path_buf(),
+            operation: "opening the database",
+            message: e.to_string(),
+        },
+        sled::Error::Corruption { at, .. } => StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: match at {
+                Some(at) => format!("damaged data at {at}"),
+                None => "damaged data".into(),
+            },
+        },
+        other => StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Writes the schema version into a new database, migrates a known older
+/// one and rejects anything else.
+pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<(), StoreError> {
+    let io = |e: sled::Error| super::io_error(path, "reading the schema version", &e);
+    let stored = trees.meta.get(META_SCHEMA).map_err(io)?;
+
+    let Some(stored) = stored else {
+        if !is_empty(db, trees).map_err(io)? {
+            return Err(StoreError::NotADatabase {
+                path: path.to_path_buf(),
+                reason: "it is a sled database without a Switchboard schema version".into(),
+            });
+        }
+        write_schema(path, db, trees, SCHEMA_VERSION)?;
+        info!(path = %path.display(), schema = SCHEMA_VERSION, "created a new store");
+        return Ok(());
+    };
+
+    let found = stored
+        .as_ref()
+        .try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| StoreError::Corrupted {
+            path: path.to_path_buf(),
+            detail: format!("the schema version has {} bytes instead of 4", stored.len()),
+        })?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+
+    let Some(&(_, migrate)) = MIGRATIONS.iter().find(|(from, _)| *from == found) else {
+        return Err(StoreError::SchemaMismatch {
+            path: path.to_path_buf(),
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    };
+    migrate(trees).map_err(|e| super::io_error(path, "migrating the schema", &e))?;
+    write_schema(path, db, trees, SCHEMA_VERSION)?;
+    info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "migrated the store schema");
+    Ok(())
+}
+
+fn is_empty(db: &sled::Db, trees: &Trees) -> Result<bool, sled::Error> {
+    if !db.is_empty() {
+        return Ok(false);
+    }
+    let named = db.tree_names();
+    for name in named {
+        if db.open_tree(&name)?.len() > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(trees.log.is_empty())
+}
+
+fn write_schema(path: &Path, db: &sled::Db, trees: &Trees, version: u32) -> Result<(), StoreError> {
+    let io = |e: sled::Error| super::io_error(path, "writing the schema version", &e);
+    trees
+        .meta
+        .insert(META_SCHEMA, &version.to_be_bytes())
+        .map_err(io)?;
+    db.flush().map_err(io)?;
+    Ok(())
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic".into()
+    }
+}

@@ -1,0 +1,161 @@
+//! Loading plugins: every built guest is a component exporting its world,
+//! and bad components or manifests are rejected with the reason.
+
+use std::path::Path;
+
+use switchboard::config::{ConfigError, Limits, Manifest, PluginKind};
+use switchboard::runtime::{INTERFACE_VERSION, PluginError, PolicyPlugin};
+use switchboard_sdk::cases::CaseFile;
+use switchboard_tests::{host_context, load_guest, runtime, workspace};
+
+/// The component-model layer in the preamble: core modules have version 1
+/// and layer 0; components have layer 1.
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+#[test]
+fn built_guests_are_components_of_their_world() {
+    let runtime = runtime();
+    let expected = [
+        ("example-policy", PluginKind::Policy),
+        ("hostile-policy", PluginKind::Policy),
+        ("hostile-connector", PluginKind::Connector),
+    ];
+
+    for (name, kind) in expected {
+        let bytes = std::fs::read(switchboard::bundled::guest_dir(name).join("plugin.wasm")).unwrap();
+        assert!(is_component(&bytes), "{name} is a component, not a core module");
+
+        let loaded = load_guest(&runtime, name);
+        assert_eq!(loaded.manifest.kind, kind, "{name}");
+        assert_eq!(loaded.interface, INTERFACE_VERSION, "{name}");
+        assert_eq!(loaded.sha256, switchboard::runtime::sha256_hex(&bytes), "{name}");
+    }
+}
+
+#[test]
+fn every_bundled_guest_is_a_component() {
+    let dir = switchboard::bundled::guests_dir();
+    let mut seen = 0;
+
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path().join("plugin.wasm");
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(is_component(&bytes), "{} is a component", path.display());
+        seen += 1;
+    }
+
+    assert!(seen >= 4, "found {seen} guests in {}", dir.display());
+}
+
+#[test]
+fn older_interface_is_rejected_by_version() {
+    let runtime = runtime();
+
+    let error = runtime.load_dir(&switchboard::bundled::guest_dir("old-interface")).expect_err("0.0.9 is rejected");
+
+    match error {
+        PluginError::InterfaceVersion { plugin, found, supported } => {
+            assert_eq!(plugin, "old-interface");
+            assert_eq!(found, "0.0.9");
+            assert_eq!(supported, INTERFACE_VERSION);
+        }
+        other => panic!("expected an interface version error, got {other}"),
+    }
+}
+
+fn hostile_bytes() -> Vec<u8> {
+    std::fs::read(switchboard::bundled::guest_dir("hostile-policy").join("plugin.wasm")).unwrap()
+}
+
+fn manifest(text: &str) -> Result<Manifest, ConfigError> {
+    Manifest::parse(Path::new("plugin.toml"), text, &Limits::default())
+}
+
+#[test]
+fn manifest_disagreeing_with_component_is_rejected() {
+    let runtime = runtime();
+    let claimed = manifest("name = \"hostile-policy\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.1\"\n").unwrap();
+
+    let error = runtime.load(&hostile_bytes(), claimed).expect_err("mismatch is rejected");
+
+    assert!(matches!(error, PluginError::ManifestMismatch { ref manifest, ref component, .. } if manifest == "0.1.1" && component == "0.1.0"), "{error}");
+}
+
+#[test]
+fn manifest_of_wrong_kind_is_rejected() {
+    let runtime = runtime();
+    let claimed = manifest("name = \"hostile-policy\"\nversion = \"0.1.0\"\nkind = \"connector\"\ninterface = \"0.1.0\"\n").unwrap();
+
+    let error = runtime.load(&hostile_bytes(), claimed).expect_err("wrong world is rejected");
+
+    assert!(matches!(error, PluginError::WrongWorld { expected: "connector", ref found, .. } if found == "policy"), "{error}");
+}
+
+#[test]
+fn bad_bytes_are_rejected() {
+    let runtime = runtime();
+    let claimed = manifest("name = \"junk\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n").unwrap();
+
+    let error = runtime.load(b"\0asm\x0d\0\x01\0garbage", claimed).expect_err("garbage is rejected");
+
+    assert!(matches!(error, PluginError::Compile { ref plugin, .. } if plugin == "junk"), "{error}");
+}
+
+#[test]
+fn missing_manifest_is_rejected() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plugin.wasm"), hostile_bytes()).unwrap();
+
+    let error = runtime.load_dir(dir.path()).expect_err("no manifest");
+
+    assert!(matches!(error, PluginError::Manifest(ConfigError::Read { .. })), "{error}");
+}
+
+#[test]
+fn manifest_asking_too_much_memory_is_rejected() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plugin.wasm"), hostile_bytes()).unwrap();
+    std::fs::write(dir.path().join("plugin.toml"), "name = \"h\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n[limits]\nmemory_mib = 100000\n").unwrap();
+
+    let error = runtime.load_dir(dir.path()).expect_err("too much memory");
+
+    assert!(matches!(error, PluginError::Manifest(ConfigError::Invalid { ref field, .. }) if field == "limits.memory_mib"), "{error}");
+}
+
+/// The same case file the example policy's native tests run, through the
+/// built component, so the harness cannot hide a difference.
+#[test]
+fn example_policy_cases_pass_in_wasm() {
+    let runtime = runtime();
+    let file = CaseFile::load(&workspace().join("policies/example/cases/defaults.toml")).unwrap();
+    let (_, site) = switchboard::config::SiteConfig::parse(Path::new("northside.toml"), &file.site_text).unwrap();
+    let loaded = load_guest(&runtime, "example-policy");
+    let policy = PolicyPlugin::new(&runtime, loaded, host_context("northside", "example-policy", file.now), &site, &file.config_text).unwrap();
+
+    let mut failures = Vec::new();
+    for case in &file.cases {
+        let outcome = policy.route(std::slice::from_ref(&case.item), &case.context).unwrap().remove(0);
+        if let Err(mismatch) = case.check(&outcome) {
+            failures.push(mismatch);
+        }
+    }
+
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(file.cases.len(), 6);
+}
+
+#[test]
+fn connector_without_egress_is_denied() {
+    let runtime = runtime();
+    let loaded = load_guest(&runtime, "hostile-connector");
+    let connector = switchboard::runtime::ConnectorPlugin::new(&runtime, loaded, host_context("northside", "hostile-connector", switchboard_tests::monday_morning()), "").unwrap();
+
+    let batch = connector.accept(b"https://ehr.example.test/Patient/1", "text/plain").unwrap().unwrap();
+
+    assert_eq!(batch.rejects.len(), 1);
+    assert!(batch.rejects[0].message.contains("denied"), "{}", batch.rejects[0].message);
+}
