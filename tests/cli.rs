@@ -6,7 +6,10 @@ use switchboard_sdk::jsonl::AssignmentLine;
 use switchboard_tests::{sample_site_path, workspace};
 
 fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard-under-test")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_switchboard-under-test"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn guest(name: &str) -> String {
@@ -18,9 +21,16 @@ fn plugin_check_prints_identity() {
     let output = switchboard(&["plugin", "check", &guest("example-policy")]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("world      policy"), "{stdout}");
-    assert!(stdout.contains("interface  switchboard:plugin@0.1.0"), "{stdout}");
+    assert!(
+        stdout.contains("interface  switchboard:plugin@0.1.0"),
+        "{stdout}"
+    );
     assert!(stdout.contains("sha256     "), "{stdout}");
 }
 
@@ -37,7 +47,11 @@ fn plugin_check_rejects_old_interface() {
 #[test]
 fn plugin_check_names_missing_manifest() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(switchboard::bundled::guest_dir("example-policy").join("plugin.wasm"), dir.path().join("plugin.wasm")).unwrap();
+    std::fs::copy(
+        switchboard::bundled::guest_dir("example-policy").join("plugin.wasm"),
+        dir.path().join("plugin.wasm"),
+    )
+    .unwrap();
 
     let output = switchboard(&["plugin", "check", &dir.path().display().to_string()]);
 
@@ -70,13 +84,24 @@ fn policy_route_prints_assignments_and_bad_lines() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "a bad line makes the run fail");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a bad line makes the run fail"
+    );
     assert!(stderr.contains("line 3"), "{stderr}");
-    let routed: Vec<AssignmentLine> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let routed: Vec<AssignmentLine> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(routed.len(), 2);
     assert_eq!(routed[0].line, 1);
     assert_eq!(routed[0].role.as_deref(), Some("ma"));
-    assert_eq!(routed[0].person.as_deref(), Some("ma-ana"), "the PCP's pod is blue; ma-ana sorts first at equal load");
+    assert_eq!(
+        routed[0].person.as_deref(),
+        Some("ma-ana"),
+        "the PCP's pod is blue; ma-ana sorts first at equal load"
+    );
     assert_eq!(routed[1].line, 2);
     assert_eq!(routed[1].person.as_deref(), Some("dr-ortiz"));
     assert_eq!(routed[1].rule.as_deref(), Some("abnormal-results"));
@@ -86,10 +111,21 @@ fn policy_route_prints_assignments_and_bad_lines() {
 fn policy_route_names_bad_site_field() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("northside.toml");
-    let text = std::fs::read_to_string(workspace().join("examples/config/sites/northside.toml")).unwrap();
-    std::fs::write(&site, text.replace("America/Chicago", "America/Springfield")).unwrap();
+    let text =
+        std::fs::read_to_string(workspace().join("examples/config/sites/northside.toml")).unwrap();
+    std::fs::write(
+        &site,
+        text.replace("America/Chicago", "America/Springfield"),
+    )
+    .unwrap();
 
-    let output = switchboard(&["policy", "route", &guest("example-policy"), "--site", &site.display().to_string()]);
+    let output = switchboard(&[
+        "policy",
+        "route",
+        &guest("example-policy"),
+        "--site",
+        &site.display().to_string(),
+    ]);
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
@@ -102,6 +138,10 @@ fn demo_routes_sample_items() {
     let output = switchboard(&["demo", "--once"]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("worklist sizes by role"), "{stdout}");
 }

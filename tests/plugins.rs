@@ -24,13 +24,21 @@ fn built_guests_are_components_of_their_world() {
     ];
 
     for (name, kind) in expected {
-        let bytes = std::fs::read(switchboard::bundled::guest_dir(name).join("plugin.wasm")).unwrap();
-        assert!(is_component(&bytes), "{name} is a component, not a core module");
+        let bytes =
+            std::fs::read(switchboard::bundled::guest_dir(name).join("plugin.wasm")).unwrap();
+        assert!(
+            is_component(&bytes),
+            "{name} is a component, not a core module"
+        );
 
         let loaded = load_guest(&runtime, name);
         assert_eq!(loaded.manifest.kind, kind, "{name}");
         assert_eq!(loaded.interface, INTERFACE_VERSION, "{name}");
-        assert_eq!(loaded.sha256, switchboard::runtime::sha256_hex(&bytes), "{name}");
+        assert_eq!(
+            loaded.sha256,
+            switchboard::runtime::sha256_hex(&bytes),
+            "{name}"
+        );
     }
 }
 
@@ -53,10 +61,16 @@ fn every_bundled_guest_is_a_component() {
 fn older_interface_is_rejected_by_version() {
     let runtime = runtime();
 
-    let error = runtime.load_dir(&switchboard::bundled::guest_dir("old-interface")).expect_err("0.0.9 is rejected");
+    let error = runtime
+        .load_dir(&switchboard::bundled::guest_dir("old-interface"))
+        .expect_err("0.0.9 is rejected");
 
     match error {
-        PluginError::InterfaceVersion { plugin, found, supported } => {
+        PluginError::InterfaceVersion {
+            plugin,
+            found,
+            supported,
+        } => {
             assert_eq!(plugin, "old-interface");
             assert_eq!(found, "0.0.9");
             assert_eq!(supported, INTERFACE_VERSION);
@@ -78,9 +92,14 @@ fn manifest_disagreeing_with_component_is_rejected() {
     let runtime = runtime();
     let claimed = manifest("name = \"hostile-policy\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.1\"\n").unwrap();
 
-    let error = runtime.load(&hostile_bytes(), claimed).expect_err("mismatch is rejected");
+    let error = runtime
+        .load(&hostile_bytes(), claimed)
+        .expect_err("mismatch is rejected");
 
-    assert!(matches!(error, PluginError::ManifestMismatch { ref manifest, ref component, .. } if manifest == "0.1.1" && component == "0.1.0"), "{error}");
+    assert!(
+        matches!(error, PluginError::ManifestMismatch { ref manifest, ref component, .. } if manifest == "0.1.1" && component == "0.1.0"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -88,19 +107,32 @@ fn manifest_of_wrong_kind_is_rejected() {
     let runtime = runtime();
     let claimed = manifest("name = \"hostile-policy\"\nversion = \"0.1.0\"\nkind = \"connector\"\ninterface = \"0.1.0\"\n").unwrap();
 
-    let error = runtime.load(&hostile_bytes(), claimed).expect_err("wrong world is rejected");
+    let error = runtime
+        .load(&hostile_bytes(), claimed)
+        .expect_err("wrong world is rejected");
 
-    assert!(matches!(error, PluginError::WrongWorld { expected: "connector", ref found, .. } if found == "policy"), "{error}");
+    assert!(
+        matches!(error, PluginError::WrongWorld { expected: "connector", ref found, .. } if found == "policy"),
+        "{error}"
+    );
 }
 
 #[test]
 fn bad_bytes_are_rejected() {
     let runtime = runtime();
-    let claimed = manifest("name = \"junk\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n").unwrap();
+    let claimed = manifest(
+        "name = \"junk\"\nversion = \"0.1.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n",
+    )
+    .unwrap();
 
-    let error = runtime.load(b"\0asm\x0d\0\x01\0garbage", claimed).expect_err("garbage is rejected");
+    let error = runtime
+        .load(b"\0asm\x0d\0\x01\0garbage", claimed)
+        .expect_err("garbage is rejected");
 
-    assert!(matches!(error, PluginError::Compile { ref plugin, .. } if plugin == "junk"), "{error}");
+    assert!(
+        matches!(error, PluginError::Compile { ref plugin, .. } if plugin == "junk"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -111,7 +143,10 @@ fn missing_manifest_is_rejected() {
 
     let error = runtime.load_dir(dir.path()).expect_err("no manifest");
 
-    assert!(matches!(error, PluginError::Manifest(ConfigError::Read { .. })), "{error}");
+    assert!(
+        matches!(error, PluginError::Manifest(ConfigError::Read { .. })),
+        "{error}"
+    );
 }
 
 #[test]
@@ -123,7 +158,10 @@ fn manifest_asking_too_much_memory_is_rejected() {
 
     let error = runtime.load_dir(dir.path()).expect_err("too much memory");
 
-    assert!(matches!(error, PluginError::Manifest(ConfigError::Invalid { ref field, .. }) if field == "limits.memory_mib"), "{error}");
+    assert!(
+        matches!(error, PluginError::Manifest(ConfigError::Invalid { ref field, .. }) if field == "limits.memory_mib"),
+        "{error}"
+    );
 }
 
 /// The same case file the example policy's native tests run, through the
@@ -132,13 +170,25 @@ fn manifest_asking_too_much_memory_is_rejected() {
 fn example_policy_cases_pass_in_wasm() {
     let runtime = runtime();
     let file = CaseFile::load(&workspace().join("policies/example/cases/defaults.toml")).unwrap();
-    let (_, site) = switchboard::config::SiteConfig::parse(Path::new("northside.toml"), &file.site_text).unwrap();
+    let (_, site) =
+        switchboard::config::SiteConfig::parse(Path::new("northside.toml"), &file.site_text)
+            .unwrap();
     let loaded = load_guest(&runtime, "example-policy");
-    let policy = PolicyPlugin::new(&runtime, loaded, host_context("northside", "example-policy", file.now), &site, &file.config_text).unwrap();
+    let policy = PolicyPlugin::new(
+        &runtime,
+        loaded,
+        host_context("northside", "example-policy", file.now),
+        &site,
+        &file.config_text,
+    )
+    .unwrap();
 
     let mut failures = Vec::new();
     for case in &file.cases {
-        let outcome = policy.route(std::slice::from_ref(&case.item), &case.context).unwrap().remove(0);
+        let outcome = policy
+            .route(std::slice::from_ref(&case.item), &case.context)
+            .unwrap()
+            .remove(0);
         if let Err(mismatch) = case.check(&outcome) {
             failures.push(mismatch);
         }
@@ -152,10 +202,27 @@ fn example_policy_cases_pass_in_wasm() {
 fn connector_without_egress_is_denied() {
     let runtime = runtime();
     let loaded = load_guest(&runtime, "hostile-connector");
-    let connector = switchboard::runtime::ConnectorPlugin::new(&runtime, loaded, host_context("northside", "hostile-connector", switchboard_tests::monday_morning()), "").unwrap();
+    let connector = switchboard::runtime::ConnectorPlugin::new(
+        &runtime,
+        loaded,
+        host_context(
+            "northside",
+            "hostile-connector",
+            switchboard_tests::monday_morning(),
+        ),
+        "",
+    )
+    .unwrap();
 
-    let batch = connector.accept(b"https://ehr.example.test/Patient/1", "text/plain").unwrap().unwrap();
+    let batch = connector
+        .accept(b"https://ehr.example.test/Patient/1", "text/plain")
+        .unwrap()
+        .unwrap();
 
     assert_eq!(batch.rejects.len(), 1);
-    assert!(batch.rejects[0].message.contains("denied"), "{}", batch.rejects[0].message);
+    assert!(
+        batch.rejects[0].message.contains("denied"),
+        "{}",
+        batch.rejects[0].message
+    );
 }

@@ -17,17 +17,34 @@ fn item(key: u64, hostile: Option<&str>) -> RouteItem {
         ordering: None,
         rendering: None,
         pcp: None,
-        attributes: hostile.map(|mode| vec![Attribute { key: "hostile".into(), value: mode.into() }]).unwrap_or_default(),
+        attributes: hostile
+            .map(|mode| {
+                vec![Attribute {
+                    key: "hostile".into(),
+                    value: mode.into(),
+                }]
+            })
+            .unwrap_or_default(),
     }
 }
 
 fn hostile_plugin(runtime: &Runtime, site: &Site, site_id: &str) -> PolicyPlugin {
     let loaded = load_guest(runtime, "hostile-policy");
-    PolicyPlugin::new(runtime, loaded, host_context(site_id, "hostile-policy", monday_morning()), site, "").expect("hostile policy configures")
+    PolicyPlugin::new(
+        runtime,
+        loaded,
+        host_context(site_id, "hostile-policy", monday_morning()),
+        site,
+        "",
+    )
+    .expect("hostile policy configures")
 }
 
 fn context() -> RouteContext {
-    RouteContext { now: monday_morning(), load: Vec::new() }
+    RouteContext {
+        now: monday_morning(),
+        load: Vec::new(),
+    }
 }
 
 /// Routes one hostile item, expects the given error, then checks that the
@@ -38,14 +55,23 @@ fn assert_contained(mode: &str, check: impl Fn(&PluginError) -> bool) {
     let victim = hostile_plugin(&runtime, &site, "northside");
     let neighbour = hostile_plugin(&runtime, &site, "southside");
 
-    let error = victim.route(&[item(1, Some(mode))], &context()).expect_err("the hostile call fails");
+    let error = victim
+        .route(&[item(1, Some(mode))], &context())
+        .expect_err("the hostile call fails");
 
     assert!(check(&error), "mode {mode}: unexpected error {error}");
-    assert!(error.is_call_failure(), "mode {mode}: {error} should count as a call failure");
-    let after = victim.route(&[item(2, None)], &context()).expect("the slot routes again with a fresh instance");
+    assert!(
+        error.is_call_failure(),
+        "mode {mode}: {error} should count as a call failure"
+    );
+    let after = victim
+        .route(&[item(2, None)], &context())
+        .expect("the slot routes again with a fresh instance");
     assert_eq!(after.len(), 1);
     assert!(after[0].is_ok());
-    let other = neighbour.route(&[item(3, None)], &context()).expect("the other site keeps routing");
+    let other = neighbour
+        .route(&[item(3, None)], &context())
+        .expect("the other site keeps routing");
     assert!(other[0].is_ok());
     let (_, failures, instances) = victim.stats.snapshot();
     assert_eq!(failures, 1);
@@ -54,27 +80,52 @@ fn assert_contained(mode: &str, check: impl Fn(&PluginError) -> bool) {
 
 #[test]
 fn infinite_loop_hits_deadline() {
-    assert_contained("loop", |e| matches!(e, PluginError::Deadline { call: "route", limit_ms: 100, .. }));
+    assert_contained("loop", |e| {
+        matches!(
+            e,
+            PluginError::Deadline {
+                call: "route",
+                limit_ms: 100,
+                ..
+            }
+        )
+    });
 }
 
 #[test]
 fn memory_bomb_hits_cap() {
-    assert_contained("memory", |e| matches!(e, PluginError::Memory { call: "route", limit_mib: 32, .. }));
+    assert_contained("memory", |e| {
+        matches!(
+            e,
+            PluginError::Memory {
+                call: "route",
+                limit_mib: 32,
+                ..
+            }
+        )
+    });
 }
 
 #[test]
 fn panic_is_a_trap() {
-    assert_contained("panic", |e| matches!(e, PluginError::Trap { call: "route", .. }));
+    assert_contained("panic", |e| {
+        matches!(e, PluginError::Trap { call: "route", .. })
+    });
 }
 
 #[test]
 fn deep_recursion_overflows_stack() {
-    assert_contained("recursion", |e| matches!(e, PluginError::StackOverflow { call: "route", .. }));
+    assert_contained("recursion", |e| {
+        matches!(e, PluginError::StackOverflow { call: "route", .. })
+    });
 }
 
 #[test]
 fn oversized_result_is_discarded() {
-    assert_contained("oversize", |e| matches!(e, PluginError::OutputTooLarge { call: "route", limit, .. } if *limit == 4 << 20));
+    assert_contained(
+        "oversize",
+        |e| matches!(e, PluginError::OutputTooLarge { call: "route", limit, .. } if *limit == 4 << 20),
+    );
 }
 
 #[test]
@@ -83,7 +134,14 @@ fn failing_configure_rejects_candidate() {
     let (_, site) = sample_site();
     let loaded = load_guest(&runtime, "hostile-policy");
 
-    let error = PolicyPlugin::new(&runtime, loaded, host_context("northside", "hostile-policy", monday_morning()), &site, "fail").expect_err("configure fails");
+    let error = PolicyPlugin::new(
+        &runtime,
+        loaded,
+        host_context("northside", "hostile-policy", monday_morning()),
+        &site,
+        "fail",
+    )
+    .expect_err("configure fails");
 
     match error {
         PluginError::Config { plugin, error } => {
@@ -101,8 +159,14 @@ fn batch_keeps_order_and_count() {
     let policy = hostile_plugin(&runtime, &site, "northside");
     let items: Vec<RouteItem> = (1..=300).map(|k| item(k, None)).collect();
 
-    let outcomes = policy.route(&items, &context()).expect("a normal batch routes");
+    let outcomes = policy
+        .route(&items, &context())
+        .expect("a normal batch routes");
 
     assert_eq!(outcomes.len(), 300);
-    assert!(outcomes.iter().all(|o| o.as_ref().is_ok_and(|a| a.rule == "ok")));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.as_ref().is_ok_and(|a| a.rule == "ok"))
+    );
 }

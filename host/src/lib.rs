@@ -9,3 +9,4 @@ pub mod bundled;
 pub mod cli;
 pub mod config;
 pub mod runtime;
+pub mod sites;

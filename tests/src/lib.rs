@@ -4,12 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use switchboard::config::SiteConfig;
-use switchboard::runtime::{HostContext, LoadedPlugin, ManualClock, MemoryKv, Runtime, RuntimeOptions};
+use switchboard::runtime::{
+    HostContext, LoadedPlugin, ManualClock, MemoryKv, Runtime, RuntimeOptions,
+};
 use switchboard_sdk::{Site, Timestamp};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
 }
 
 /// The sample site file.
@@ -29,7 +34,9 @@ pub fn runtime() -> Runtime {
 
 /// Loads a guest built by host/build.rs, such as `hostile-policy`.
 pub fn load_guest(runtime: &Runtime, name: &str) -> LoadedPlugin {
-    runtime.load_dir(&switchboard::bundled::guest_dir(name)).unwrap_or_else(|e| panic!("guest {name} loads: {e}"))
+    runtime
+        .load_dir(&switchboard::bundled::guest_dir(name))
+        .unwrap_or_else(|e| panic!("guest {name} loads: {e}"))
 }
 
 /// A host context at a fixed time with an in-memory key-value store.

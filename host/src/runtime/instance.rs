@@ -101,10 +101,18 @@ fn classify(
     }
     let message = format!("{error:#}");
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PluginError::Deadline { plugin, call, limit_ms },
+        Some(Trap::Interrupt) => PluginError::Deadline {
+            plugin,
+            call,
+            limit_ms,
+        },
         Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, call },
         _ if shadow_stack_underflow(&message) => PluginError::StackOverflow { plugin, call },
-        _ => PluginError::Trap { plugin, call, message },
+        _ => PluginError::Trap {
+            plugin,
+            call,
+            message,
+        },
     }
 }
 
@@ -123,7 +131,10 @@ fn shadow_stack_underflow(message: &str) -> bool {
     let Some(start) = message.find("wasm address 0x") else {
         return false;
     };
-    let digits: String = message[start + "wasm address 0x".len()..].chars().take_while(char::is_ascii_hexdigit).collect();
+    let digits: String = message[start + "wasm address 0x".len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
     u64::from_str_radix(&digits, 16).is_ok_and(|address| address >= 0xFFFF_0000)
 }
 

@@ -104,6 +104,7 @@ fn commit_group(shared: &Shared, group: Vec<Pending>) {
         return;
     }
 
+    shared.count_commits(accepted.len());
     for (record, reply) in accepted {
         send(&reply, Ok(Committed { seq: record.seq }));
     }

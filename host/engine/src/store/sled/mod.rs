@@ -156,8 +156,11 @@ impl Shared {
             .map_err(|e| io_error(&self.path, "flushing to disk", &e))
     }
 
+    fn count_commits(&self, commits: usize) {
+        self.commits.fetch_add(commits as u64, Ordering::Relaxed);
+    }
+
     fn set_applied(&self, seq: u64) -> Result<(), StoreError> {
-        self.commits.fetch_add(1, Ordering::Relaxed);
         self.trees
             .meta
             .insert(META_APPLIED, &seq.to_be_bytes())

@@ -14,6 +14,11 @@ use crate::store::SCHEMA_VERSION;
 /// Files sled 0.34 keeps in a database folder.
 const SLED_FILES: [&str; 2] = ["conf", "db"];
 
+/// A file written beside sled's files once a store is created. sled 0.34
+/// opens a data file of garbage as an empty database; the marker tells
+/// that case apart from a new store.
+const MARKER: &str = "switchboard-store";
+
 /// Schema versions older than [`SCHEMA_VERSION`] that this build migrates.
 /// Version 1 is the first, so there is none yet; a future version adds
 /// `(old version, migration)` pairs here.
@@ -67,7 +72,8 @@ fn check_folder(path: &Path) -> Result<(), StoreError> {
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    if names.is_empty() || SLED_FILES.iter().all(|f| names.iter().any(|n| n == f)) {
+    let sled_files = SLED_FILES.iter().all(|f| names.iter().any(|n| n == f));
+    if names.is_empty() || sled_files || names.iter().any(|n| n == MARKER) {
         return Ok(());
     }
 
@@ -116,6 +122,15 @@ pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<
     let stored = trees.meta.get(META_SCHEMA).map_err(io)?;
 
     let Some(stored) = stored else {
+        if path.join(MARKER).exists() {
+            return Err(StoreError::Corrupted {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the database files hold no data, but the marker file {MARKER} shows this \
+                     store was created earlier, so its files were damaged or replaced"
+                ),
+            });
+        }
         if !is_empty(db, trees).map_err(io)? {
             return Err(StoreError::NotADatabase {
                 path: path.to_path_buf(),
@@ -123,6 +138,7 @@ pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<
             });
         }
         write_schema(path, db, trees, SCHEMA_VERSION)?;
+        write_marker(path)?;
         info!(path = %path.display(), schema = SCHEMA_VERSION, "created a new store");
         return Ok(());
     };
@@ -136,6 +152,9 @@ pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<
             detail: format!("the schema version has {} bytes instead of 4", stored.len()),
         })?;
     if found == SCHEMA_VERSION {
+        if !path.join(MARKER).exists() {
+            write_marker(path)?;
+        }
         return Ok(());
     }
 
@@ -150,6 +169,20 @@ pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<
     write_schema(path, db, trees, SCHEMA_VERSION)?;
     info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "migrated the store schema");
     Ok(())
+}
+
+/// Writes the marker file and syncs it, so it exists whenever the schema
+/// version does.
+fn write_marker(path: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Io {
+        path: path.to_path_buf(),
+        operation: "writing the store marker file",
+        message: e.to_string(),
+    };
+    let text = format!("Switchboard store, schema version {SCHEMA_VERSION}. Do not delete.\n");
+    let file = fs::File::create(path.join(MARKER)).map_err(io)?;
+    std::io::Write::write_all(&mut &file, text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn is_empty(db: &sled::Db, trees: &Trees) -> Result<bool, sled::Error> {

@@ -1,0 +1,356 @@
+//! Hot reload: a new plugin version swaps in while items are routed, a
+//! broken candidate is rejected and the old version keeps routing, and a
+//! rollback sticks. Tests wait on reload events, never on a sleep.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchboard::config::Layout;
+use switchboard::runtime::{ManualClock, MemoryKv};
+use switchboard::sites::{
+    MemoryAudit, ReloadEvent, ReloadOutcome, Services, Sites, SlotKey, SlotKind, Watcher,
+};
+use switchboard_sdk::{Category, RouteContext, RouteItem};
+use switchboard_tests::{monday_morning, runtime, workspace};
+
+/// A configuration folder with the sample site routed by example-policy 0.1.0.
+struct Fixture {
+    dir: tempfile::TempDir,
+    sites: Arc<Sites>,
+    audit: Arc<MemoryAudit>,
+}
+
+fn install(plugins: &Path, guest: &str, as_name: &str, version: &str) {
+    let dest = plugins.join(as_name).join(version);
+    std::fs::create_dir_all(&dest).unwrap();
+    let source = switchboard::bundled::guest_dir(guest);
+    std::fs::copy(source.join("plugin.wasm"), dest.join("plugin.wasm.partial")).unwrap();
+    let manifest = std::fs::read_to_string(source.join("plugin.toml")).unwrap();
+    let manifest = rename_manifest(&manifest, as_name, version);
+    std::fs::write(dest.join("plugin.toml"), manifest).unwrap();
+    // Rename last so the watcher sees a complete file.
+    std::fs::rename(dest.join("plugin.wasm.partial"), dest.join("plugin.wasm")).unwrap();
+}
+
+fn rename_manifest(text: &str, name: &str, version: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.starts_with("name = ") {
+                format!("name = \"{name}\"")
+            } else if line.starts_with("version = ") {
+                format!("version = \"{version}\"")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path(), Path::new("data"));
+    std::fs::create_dir_all(&layout.sites).unwrap();
+    install(&layout.plugins, "example-policy", "example-policy", "0.1.0");
+    let site =
+        std::fs::read_to_string(workspace().join("examples/config/sites/northside.toml")).unwrap();
+    std::fs::write(
+        layout.sites.join("northside.toml"),
+        format!(
+            "{site}\n[routing]\nplugin = \"example-policy\"\nconfig = \"northside/routing.toml\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(layout.sites.join("northside")).unwrap();
+    std::fs::write(layout.sites.join("northside/routing.toml"), "").unwrap();
+
+    let audit = Arc::new(MemoryAudit::default());
+    let services = Services {
+        runtime: runtime(),
+        layout,
+        clock: Arc::new(ManualClock::new(monday_morning())),
+        kv: Arc::new(MemoryKv::default()),
+        audit: audit.clone(),
+        egress: None,
+    };
+    let sites = Arc::new(Sites::new(services));
+    let first = sites.reload_all();
+    assert!(
+        matches!(first[0].outcome, ReloadOutcome::Applied { .. }),
+        "{first:?}"
+    );
+    Fixture { dir, sites, audit }
+}
+
+fn plugins_dir(f: &Fixture) -> std::path::PathBuf {
+    f.dir.path().join("plugins")
+}
+
+fn form(key: u64) -> RouteItem {
+    RouteItem {
+        key,
+        category: Category::Form,
+        flag: Default::default(),
+        priority: Default::default(),
+        created: monday_morning(),
+        due: None,
+        patient: None,
+        ordering: None,
+        rendering: None,
+        pcp: None,
+        attributes: Vec::new(),
+    }
+}
+
+/// Routes one form through the site's current routing policy; returns the rule.
+fn route_one(sites: &Sites, key: u64) -> String {
+    let state = sites.get("northside").unwrap().state();
+    let policy = state.routing().expect("a routing policy is active");
+    let outcome = policy
+        .route(
+            &[form(key)],
+            &RouteContext {
+                now: monday_morning(),
+                load: Vec::new(),
+            },
+        )
+        .unwrap()
+        .remove(0);
+    outcome.unwrap().rule
+}
+
+/// Waits for the next event of `site` that is not `Unchanged`.
+fn next_change(events: &mut tokio::sync::broadcast::Receiver<ReloadEvent>) -> ReloadEvent {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload outcome within 60 s"
+        );
+        match events.try_recv() {
+            Ok(event) if event.outcome != ReloadOutcome::Unchanged => return event,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::yield_now(),
+            Err(error) => panic!("event channel failed: {error}"),
+        }
+    }
+}
+
+#[test]
+fn swap_under_load_routes_each_item_once() {
+    let f = fixture();
+    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let mut events = f.sites.subscribe();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapped = Arc::new(AtomicBool::new(false));
+    let next_key = Arc::new(AtomicU64::new(1));
+
+    let router = {
+        let (sites, stop, swapped, next_key) = (
+            f.sites.clone(),
+            stop.clone(),
+            swapped.clone(),
+            next_key.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut routed: Vec<(u64, String, bool)> = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let after_swap = swapped.load(Ordering::SeqCst);
+                let key = next_key.fetch_add(1, Ordering::SeqCst);
+                routed.push((key, route_one(&sites, key), after_swap));
+            }
+            routed
+        })
+    };
+    install(
+        &plugins_dir(&f),
+        "hostile-policy",
+        "example-policy",
+        "0.2.0",
+    );
+    let event = next_change(&mut events);
+    swapped.store(true, Ordering::SeqCst);
+    while next_key.load(Ordering::SeqCst) < 200 {
+        std::thread::yield_now();
+    }
+    let before_stop = next_key.load(Ordering::SeqCst);
+    while next_key.load(Ordering::SeqCst) < before_stop + 50 {
+        std::thread::yield_now();
+    }
+    stop.store(true, Ordering::SeqCst);
+    let routed = router.join().unwrap();
+
+    match &event.outcome {
+        ReloadOutcome::Applied { activations } => {
+            assert_eq!(activations.len(), 1);
+            assert_eq!(activations[0].version, "0.2.0");
+        }
+        other => panic!("expected the new version applied, got {other:?}"),
+    }
+    let mut seen = BTreeMap::new();
+    for (key, rule, _) in &routed {
+        assert!(
+            seen.insert(*key, rule.clone()).is_none(),
+            "item {key} routed twice"
+        );
+        assert!(
+            rule == "catch-all" || rule == "ok",
+            "item {key} routed by unknown rule {rule}"
+        );
+    }
+    let keys: Vec<u64> = seen.keys().copied().collect();
+    assert_eq!(
+        keys,
+        (1..=keys.len() as u64).collect::<Vec<_>>(),
+        "every item routed exactly once, none skipped"
+    );
+    assert!(
+        routed
+            .iter()
+            .filter(|(_, _, after)| *after)
+            .all(|(_, rule, _)| rule == "ok"),
+        "items after the swap use the new version"
+    );
+    assert!(
+        routed.iter().any(|(_, rule, _)| rule == "catch-all"),
+        "the old version routed before the swap"
+    );
+}
+
+#[test]
+fn bad_bytes_are_rejected_and_old_version_routes() {
+    let f = fixture();
+    let mut events = f.sites.subscribe();
+    let dest = plugins_dir(&f).join("example-policy/0.3.0");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("plugin.toml"), "name = \"example-policy\"\nversion = \"0.3.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n").unwrap();
+    std::fs::write(dest.join("plugin.wasm"), b"not a component").unwrap();
+
+    f.sites.reload_all();
+    let event = next_change(&mut events);
+
+    assert!(
+        matches!(&event.outcome, ReloadOutcome::Rejected { reasons } if reasons[0].contains("not a valid WebAssembly component")),
+        "{event:?}"
+    );
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+    assert!(f.sites.failures().contains_key("northside"));
+    assert!(
+        f.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "plugin.rejected")
+    );
+}
+
+#[test]
+fn wrong_interface_is_rejected_and_old_version_routes() {
+    let f = fixture();
+    let mut events = f.sites.subscribe();
+    install(&plugins_dir(&f), "old-interface", "example-policy", "0.3.0");
+
+    f.sites.reload_all();
+    let event = next_change(&mut events);
+
+    assert!(
+        matches!(&event.outcome, ReloadOutcome::Rejected { reasons } if reasons[0].contains("switchboard:plugin@0.0.9")),
+        "{event:?}"
+    );
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+}
+
+#[test]
+fn failing_configure_is_rejected_and_old_version_routes() {
+    let f = fixture();
+    let mut events = f.sites.subscribe();
+    std::fs::write(
+        f.dir.path().join("sites/northside/routing.toml"),
+        "ma = \"scribe\"\n",
+    )
+    .unwrap();
+
+    f.sites.reload_all();
+    let event = next_change(&mut events);
+
+    assert!(
+        matches!(&event.outcome, ReloadOutcome::Rejected { reasons } if reasons[0].contains("scribe")),
+        "{event:?}"
+    );
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+}
+
+#[test]
+fn broken_site_file_keeps_last_good_configuration() {
+    let f = fixture();
+    let mut events = f.sites.subscribe();
+    let path = f.dir.path().join("sites/northside.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("closing_time = \"18:00\"", "closing_time = 18:00"),
+    )
+    .unwrap();
+
+    f.sites.reload_all();
+    let event = next_change(&mut events);
+
+    match &event.outcome {
+        ReloadOutcome::Rejected { reasons } => {
+            assert!(reasons[0].contains("(line 9, column"), "{reasons:?}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+}
+
+#[test]
+fn rewriting_same_bytes_changes_nothing() {
+    let f = fixture();
+    let wasm = plugins_dir(&f).join("example-policy/0.1.0/plugin.wasm");
+    let bytes = std::fs::read(&wasm).unwrap();
+    std::fs::write(&wasm, &bytes).unwrap();
+
+    let events = f.sites.reload_all();
+
+    assert_eq!(events[0].outcome, ReloadOutcome::Unchanged);
+}
+
+#[test]
+fn rollback_restores_previous_and_sticks() {
+    let f = fixture();
+    install(
+        &plugins_dir(&f),
+        "hostile-policy",
+        "example-policy",
+        "0.2.0",
+    );
+    f.sites.reload_all();
+    assert_eq!(route_one(&f.sites, 1), "ok");
+    let key = SlotKey {
+        kind: SlotKind::Routing,
+        instance: String::new(),
+    };
+
+    let event = f.sites.rollback("northside", &key, "admin-token").unwrap();
+    let later = f.sites.reload_all();
+
+    assert!(
+        matches!(&event.outcome, ReloadOutcome::RolledBack { activation } if activation.version == "0.1.0"),
+        "{event:?}"
+    );
+    assert_eq!(route_one(&f.sites, 2), "catch-all");
+    assert_eq!(
+        later[0].outcome,
+        ReloadOutcome::Unchanged,
+        "the rolled-back version is not applied again"
+    );
+    assert!(
+        f.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "plugin.rolled-back" && e.detail.contains("version=0.1.0"))
+    );
+}
