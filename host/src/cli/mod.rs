@@ -10,6 +10,8 @@ mod demo;
 mod plugin_check;
 mod policy_route;
 
+pub use connector_run::content_type_for;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

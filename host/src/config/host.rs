@@ -65,9 +65,6 @@ pub struct ApiConfig {
     /// PEM private key; required with `tls_cert`.
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
-    /// Address for HL7 v2 over MLLP; off when absent.
-    #[serde(default)]
-    pub mllp_listen: Option<SocketAddr>,
     /// Largest request body accepted, in KiB.
     #[serde(default = "default_body_kib")]
     pub max_body_kib: u64,
@@ -95,7 +92,6 @@ impl Default for ApiConfig {
             listen: default_listen(),
             tls_cert: None,
             tls_key: None,
-            mllp_listen: None,
             max_body_kib: default_body_kib(),
             request_timeout_seconds: default_request_seconds(),
         }
@@ -223,15 +219,6 @@ impl HostConfig {
                     api.listen
                 ),
             ));
-        }
-        if let Some(mllp) = api.mllp_listen {
-            if !mllp.ip().is_loopback() && api.tls_cert.is_none() {
-                return Err(ConfigError::invalid(
-                    path,
-                    "api.mllp_listen",
-                    format!("{mllp} faces a network, so api.tls_cert and api.tls_key are required"),
-                ));
-            }
         }
         let l = &self.limits;
         for (field, default, max) in [

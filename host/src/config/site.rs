@@ -22,7 +22,12 @@
 //! plugin = "fhir-connector"
 //! config = "northside/fhir.toml"
 //! poll_seconds = 60               # omit for push-only connectors
-//! webhook_secret_env = "NORTHSIDE_FHIR_HMAC"   # verify X-Signature when set
+//! webhook_secret_env = "NORTHSIDE_FHIR_HMAC"   # verify the webhook HMAC when set
+//!
+//! [[connectors]]
+//! name = "lab"
+//! plugin = "hl7v2-connector"
+//! mllp_listen = "127.0.0.1:2575"   # HL7 v2 over MLLP
 //! ```
 
 use std::collections::BTreeMap;
@@ -98,9 +103,11 @@ pub struct ConnectorConfig {
     /// Environment variable holding the webhook HMAC-SHA256 secret.
     #[serde(default)]
     pub webhook_secret_env: Option<String>,
-    /// Accept HL7 v2 over the host's MLLP listener for this site.
+    /// Address on which this connector receives HL7 v2 over MLLP, such as
+    /// `127.0.0.1:2575`; off when absent. Other than loopback needs the
+    /// host's TLS certificate.
     #[serde(default)]
-    pub mllp: bool,
+    pub mllp_listen: Option<std::net::SocketAddr>,
     /// Watch `DATA/inbox/<site>/<name>/` for files.
     #[serde(default = "yes")]
     pub inbox: bool,
