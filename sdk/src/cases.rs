@@ -253,28 +253,28 @@ impl PolicyCase {
             (Ok(a), None) => a,
         };
 
-        if let Some(role) = &e.role {
-            if &assignment.role != role {
-                return fail("role", role, &assignment.role);
-            }
+        if let Some(role) = &e.role
+            && &assignment.role != role
+        {
+            return fail("role", role, &assignment.role);
         }
-        if let Some(person) = &e.person {
-            if assignment.person.as_ref() != Some(person) {
-                return fail("person", person, &assignment.person);
-            }
+        if let Some(person) = &e.person
+            && assignment.person.as_ref() != Some(person)
+        {
+            return fail("person", person, &assignment.person);
         }
         if e.unassigned && assignment.person.is_some() {
             return fail("person", &None::<String>, &assignment.person);
         }
-        if let Some(priority) = e.priority {
-            if assignment.priority != priority {
-                return fail("priority", &priority, &assignment.priority);
-            }
+        if let Some(priority) = e.priority
+            && assignment.priority != priority
+        {
+            return fail("priority", &priority, &assignment.priority);
         }
-        if let Some(rule) = &e.rule {
-            if &assignment.rule != rule {
-                return fail("rule", rule, &assignment.rule);
-            }
+        if let Some(rule) = &e.rule
+            && &assignment.rule != rule
+        {
+            return fail("rule", rule, &assignment.rule);
         }
         if let Some(minutes) = e.due_in_minutes {
             let expected = self.context.now.plus_minutes(minutes);

@@ -220,18 +220,23 @@ wit_enum!(
     }
 );
 
+// The enums come from a macro with a fixed derive list, so Default is
+// written by hand.
+#[allow(clippy::derivable_impls)]
 impl Default for ResultFlag {
     fn default() -> Self {
         ResultFlag::None
     }
 }
 
+#[allow(clippy::derivable_impls)]
 impl Default for Priority {
     fn default() -> Self {
         Priority::Routine
     }
 }
 
+#[allow(clippy::derivable_impls)]
 impl Default for EhrState {
     fn default() -> Self {
         EhrState::Open
