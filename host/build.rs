@@ -102,6 +102,39 @@ fn main() {
         "cargo:rustc-env=SWITCHBOARD_GUESTS_DIR={}",
         guests_out.display()
     );
+    write_bundle_index(&guests_out, &out_dir.join("bundled.rs"));
+}
+
+/// Plugins shipped inside the binary (test guests stay out).
+const SHIPPED: &[&str] = &[
+    "example-policy",
+    "table-policy",
+    "closure-nudges",
+    "previsit-prep",
+    "fhir-connector",
+    "hl7v2-connector",
+    "csv-connector",
+];
+
+/// Writes `bundled.rs`: the shipped plugins' bytes and manifests, embedded
+/// with `include_bytes!` so the binary can install them anywhere.
+fn write_bundle_index(guests_out: &Path, index: &Path) {
+    let mut text = String::from(
+        "/// Shipped plugins: (name, component bytes, manifest text).\npub static BUNDLED: &[(&str, &[u8], &str)] = &[\n",
+    );
+    for name in SHIPPED {
+        let dir = guests_out.join(name);
+        let (wasm, manifest) = (dir.join("plugin.wasm"), dir.join("plugin.toml"));
+        if wasm.exists() && manifest.exists() {
+            text.push_str(&format!(
+                "    ({name:?}, include_bytes!({:?}), include_str!({:?})),\n",
+                wasm.display().to_string(),
+                manifest.display().to_string()
+            ));
+        }
+    }
+    text.push_str("];\n");
+    std::fs::write(index, text).expect("failed to write the bundled plugin index");
 }
 
 /// Keeps guest builds beside the outer target directory so `cargo clean`

@@ -57,6 +57,8 @@ fn fixture() -> Fixture {
     install(&layout.plugins, "example-policy", "example-policy", "0.1.0");
     let site =
         std::fs::read_to_string(workspace().join("examples/config/sites/northside.toml")).unwrap();
+    // Keep the roster; this fixture installs its own plugins.
+    let site = site.split("# Plugins.").next().unwrap();
     std::fs::write(
         layout.sites.join("northside.toml"),
         format!(

@@ -5,6 +5,7 @@
 //! [`config`] reads the files an administrator edits, and [`cli`] is the
 //! `switchboard` command.
 
+pub mod api;
 pub mod app;
 pub mod bundled;
 pub mod cli;

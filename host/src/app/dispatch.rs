@@ -26,14 +26,25 @@ impl Dispatcher {
             .name("switchboard-dispatch".into())
             .spawn(move || run(engine, stats, receiver))
             .expect("failed to start the dispatcher thread");
-        Dispatcher { sender: Mutex::new(Some(sender)), thread: Mutex::new(Some(thread)) }
+        Dispatcher {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        }
     }
 
     /// Asks for a routing pass of `site`.
     pub fn notify(&self, site: &str) {
-        if let Some(sender) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(sender) = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             if sender.send(site.to_string()).is_err() {
-                tracing::warn!(site, "dispatcher stopped; pending items are routed on the next start");
+                tracing::warn!(
+                    site,
+                    "dispatcher stopped; pending items are routed on the next start"
+                );
             }
         }
     }
@@ -56,8 +67,12 @@ fn run(engine: Engine, stats: Arc<Stats>, receiver: Receiver<String>) {
         for site in sites {
             match engine.route_pending(&site) {
                 Ok(report) => {
-                    stats.routed.fetch_add(u64::from(report.routed), Ordering::Relaxed);
-                    stats.dead_letters.fetch_add(u64::from(report.dead_lettered), Ordering::Relaxed);
+                    stats
+                        .routed
+                        .fetch_add(u64::from(report.routed), Ordering::Relaxed);
+                    stats
+                        .dead_letters
+                        .fetch_add(u64::from(report.dead_lettered), Ordering::Relaxed);
                     if let Some(failure) = &report.failure {
                         stats.warnings.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(site, failure = %failure, dead_lettered = report.dead_lettered, "routing failed; items kept as dead letters");

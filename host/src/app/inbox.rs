@@ -26,7 +26,9 @@ const SCAN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Starts the inbox scanner for every connector with `inbox = true`.
 pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
-    let spawned = std::thread::Builder::new().name("switchboard-inbox".into()).spawn(move || run(&app, &stop));
+    let spawned = std::thread::Builder::new()
+        .name("switchboard-inbox".into())
+        .spawn(move || run(&app, &stop));
     match spawned {
         Ok(thread) => vec![thread],
         Err(error) => {
@@ -60,17 +62,28 @@ fn run(app: &App, stop: &AtomicBool) {
 fn inbox_dirs(app: &App) -> Vec<(String, String, PathBuf)> {
     let mut dirs = Vec::new();
     for site in app.sites.ids() {
-        let Some(handle) = app.sites.get(&site) else { continue };
+        let Some(handle) = app.sites.get(&site) else {
+            continue;
+        };
         for connector in handle.state().config.connectors.iter().filter(|c| c.inbox) {
-            dirs.push((site.clone(), connector.name.clone(), app.inbox_dir(&site, &connector.name)));
+            dirs.push((
+                site.clone(),
+                connector.name.clone(),
+                app.inbox_dir(&site, &connector.name),
+            ));
         }
     }
     dirs
 }
 
 /// Files whose size and modification time have not changed for [`SETTLE`].
-fn ready_files(dir: &Path, seen: &mut HashMap<PathBuf, (u64, SystemTime, Instant)>) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+fn ready_files(
+    dir: &Path,
+    seen: &mut HashMap<PathBuf, (u64, SystemTime, Instant)>,
+) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut ready = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
@@ -78,7 +91,10 @@ fn ready_files(dir: &Path, seen: &mut HashMap<PathBuf, (u64, SystemTime, Instant
         if !meta.is_file() || skipped_name(&path) {
             continue;
         }
-        let stamp = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        let stamp = (
+            meta.len(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        );
         match seen.get(&path) {
             Some((len, modified, since)) if (*len, *modified) == stamp => {
                 if since.elapsed() >= SETTLE {
@@ -96,14 +112,22 @@ fn ready_files(dir: &Path, seen: &mut HashMap<PathBuf, (u64, SystemTime, Instant
 
 fn skipped_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.starts_with('.') || name.ends_with(".partial") || name.ends_with(".tmp") || name.ends_with('~') || name.ends_with(".reason.txt")
+    name.starts_with('.')
+        || name.ends_with(".partial")
+        || name.ends_with(".tmp")
+        || name.ends_with('~')
+        || name.ends_with(".reason.txt")
 }
 
 /// Feeds one file to its connector and files it away. Returns false when
 /// the failure was the host's (shutting down, site loading, store error),
 /// so the file stays for another try.
 fn process(app: &App, site: &str, connector: &str, path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("input").to_string();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input")
+        .to_string();
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -111,9 +135,19 @@ fn process(app: &App, site: &str, connector: &str, path: &Path) -> bool {
             return false;
         }
     };
-    let outcome = match app.intake(site, connector, &bytes, content_type_for(&name), IngestMode::Live) {
+    let outcome = match app.intake(
+        site,
+        connector,
+        &bytes,
+        content_type_for(&name),
+        IngestMode::Live,
+    ) {
         Ok(report) => Ok(report),
-        Err(error @ (IntakeError::NotAccepting | IntakeError::UnknownSite(_) | IntakeError::Engine(_))) => {
+        Err(
+            error @ (IntakeError::NotAccepting
+            | IntakeError::UnknownSite(_)
+            | IntakeError::Engine(_)),
+        ) => {
             tracing::warn!(site, connector, file = %name, %error, "inbox file not ingested yet; it stays for another try");
             return false;
         }

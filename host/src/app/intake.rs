@@ -52,15 +52,36 @@ impl App {
     /// # Errors
     ///
     /// [`IntakeError`]; nothing was stored unless it is `Ok`.
-    pub fn intake(&self, site: &str, connector: &str, message: &[u8], content_type: &str, mode: IngestMode) -> Result<IntakeReport, IntakeError> {
+    pub fn intake(
+        &self,
+        site: &str,
+        connector: &str,
+        message: &[u8],
+        content_type: &str,
+        mode: IngestMode,
+    ) -> Result<IntakeReport, IntakeError> {
         if !self.accepting.load(Ordering::SeqCst) {
             return Err(IntakeError::NotAccepting);
         }
-        let handle = self.sites.get(site).ok_or_else(|| IntakeError::UnknownSite(site.to_string()))?;
+        let handle = self
+            .sites
+            .get(site)
+            .ok_or_else(|| IntakeError::UnknownSite(site.to_string()))?;
         let state = handle.state();
-        let plugin = state.connector(connector).ok_or_else(|| IntakeError::UnknownConnector { site: site.to_string(), connector: connector.to_string() })?;
+        let plugin = state
+            .connector(connector)
+            .ok_or_else(|| IntakeError::UnknownConnector {
+                site: site.to_string(),
+                connector: connector.to_string(),
+            })?;
 
-        let batch = plugin.accept(message, content_type)?.map_err(|error| IntakeError::Rejected { connector: connector.to_string(), error })?;
+        let batch =
+            plugin
+                .accept(message, content_type)?
+                .map_err(|error| IntakeError::Rejected {
+                    connector: connector.to_string(),
+                    error,
+                })?;
         self.ingest_batch(site, connector, batch, IngestOptions { mode, cursor: None })
     }
 
@@ -69,13 +90,29 @@ impl App {
     /// # Errors
     ///
     /// [`IntakeError::Engine`] when the store failed.
-    pub fn ingest_batch(&self, site: &str, connector: &str, batch: switchboard_sdk::Batch, options: IngestOptions) -> Result<IntakeReport, IntakeError> {
+    pub fn ingest_batch(
+        &self,
+        site: &str,
+        connector: &str,
+        batch: switchboard_sdk::Batch,
+        options: IngestOptions,
+    ) -> Result<IntakeReport, IntakeError> {
         let mode = options.mode;
         let report = self.engine.ingest(site, connector, batch, options)?;
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        let items = report.new + report.updated + report.duplicate + report.stale + report.closed + report.reopened + report.rerouted;
-        self.stats.items.fetch_add(u64::from(items), Ordering::Relaxed);
-        self.stats.rejects.fetch_add(report.rejects.len() as u64, Ordering::Relaxed);
+        let items = report.new
+            + report.updated
+            + report.duplicate
+            + report.stale
+            + report.closed
+            + report.reopened
+            + report.rerouted;
+        self.stats
+            .items
+            .fetch_add(u64::from(items), Ordering::Relaxed);
+        self.stats
+            .rejects
+            .fetch_add(report.rejects.len() as u64, Ordering::Relaxed);
         for reject in &report.rejects {
             tracing::warn!(site, connector, location = %reject.location, field = %reject.field, "input rejected: {}", reject.message);
         }

@@ -28,9 +28,13 @@ pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
     let mut threads = Vec::new();
     for site in app.sites.ids() {
-        let Some(handle) = app.sites.get(&site) else { continue };
+        let Some(handle) = app.sites.get(&site) else {
+            continue;
+        };
         for connector in &handle.state().config.connectors {
-            let Some(address) = connector.mllp_listen else { continue };
+            let Some(address) = connector.mllp_listen else {
+                continue;
+            };
             let listener = match TcpListener::bind(address) {
                 Ok(listener) => listener,
                 Err(error) => {
@@ -44,8 +48,16 @@ pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandl
                 continue;
             }
             tracing::info!(site, connector = %connector.name, %address, "listening for HL7 v2 over MLLP");
-            let (app, stop, site, name) = (app.clone(), stop.clone(), site.clone(), connector.name.clone());
-            if let Ok(thread) = std::thread::Builder::new().name(format!("mllp-{site}-{name}")).spawn(move || accept_loop(&app, &stop, &listener, &site, &name)) {
+            let (app, stop, site, name) = (
+                app.clone(),
+                stop.clone(),
+                site.clone(),
+                connector.name.clone(),
+            );
+            if let Ok(thread) = std::thread::Builder::new()
+                .name(format!("mllp-{site}-{name}"))
+                .spawn(move || accept_loop(&app, &stop, &listener, &site, &name))
+            {
                 threads.push(thread);
             }
         }
@@ -53,19 +65,35 @@ pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandl
     threads
 }
 
-fn accept_loop(app: &Arc<App>, stop: &Arc<AtomicBool>, listener: &TcpListener, site: &str, connector: &str) {
+fn accept_loop(
+    app: &Arc<App>,
+    stop: &Arc<AtomicBool>,
+    listener: &TcpListener,
+    site: &str,
+    connector: &str,
+) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 tracing::debug!(site, connector, %peer, "MLLP connection");
-                let (app, stop, site, connector) = (app.clone(), stop.clone(), site.to_string(), connector.to_string());
-                let _ = std::thread::Builder::new().name("mllp-conn".into()).spawn(move || {
-                    if let Err(error) = serve_connection(&app, &stop, stream, &site, &connector) {
-                        tracing::debug!(site, connector, %error, "MLLP connection closed");
-                    }
-                });
+                let (app, stop, site, connector) = (
+                    app.clone(),
+                    stop.clone(),
+                    site.to_string(),
+                    connector.to_string(),
+                );
+                let _ = std::thread::Builder::new()
+                    .name("mllp-conn".into())
+                    .spawn(move || {
+                        if let Err(error) = serve_connection(&app, &stop, stream, &site, &connector)
+                        {
+                            tracing::debug!(site, connector, %error, "MLLP connection closed");
+                        }
+                    });
             }
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(error) => {
                 tracing::warn!(site, connector, %error, "MLLP accept failed");
                 std::thread::sleep(Duration::from_millis(100));
@@ -74,7 +102,13 @@ fn accept_loop(app: &Arc<App>, stop: &Arc<AtomicBool>, listener: &TcpListener, s
     }
 }
 
-fn serve_connection(app: &App, stop: &AtomicBool, stream: TcpStream, site: &str, connector: &str) -> std::io::Result<()> {
+fn serve_connection(
+    app: &App,
+    stop: &AtomicBool,
+    stream: TcpStream,
+    site: &str,
+    connector: &str,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_millis(500)))?;
     let mut writer = stream.try_clone()?;
@@ -112,7 +146,12 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
     let mut frame = Vec::new();
     loop {
         match reader.read(&mut byte) {
-            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed inside a frame")),
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed inside a frame",
+                ));
+            }
             Ok(_) if byte[0] == END => {
                 // The trailing CR; tolerate its absence.
                 return Ok(Some(frame));
@@ -120,7 +159,10 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
             Ok(_) => {
                 frame.push(byte[0]);
                 if frame.len() > MAX_MESSAGE_BYTES {
-                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "MLLP frame over the size limit"));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "MLLP frame over the size limit",
+                    ));
                 }
             }
             Err(e) if is_timeout(&e) => continue,
@@ -130,18 +172,31 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
 }
 
 fn is_timeout(error: &std::io::Error) -> bool {
-    matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn handle_message(app: &App, site: &str, connector: &str, frame: &[u8]) -> String {
     let frame = frame.strip_prefix(b"\r").unwrap_or(frame);
     let header = MessageHeader::parse(frame);
-    match app.intake(site, connector, frame, "application/hl7-v2", IngestMode::Live) {
+    match app.intake(
+        site,
+        connector,
+        frame,
+        "application/hl7-v2",
+        IngestMode::Live,
+    ) {
         Ok(report) => {
             if report.rejects.is_empty() {
                 header.ack("AA", "")
             } else {
-                let text: Vec<String> = report.rejects.iter().map(|r| format!("{}: {}", r.field, r.message)).collect();
+                let text: Vec<String> = report
+                    .rejects
+                    .iter()
+                    .map(|r| format!("{}: {}", r.field, r.message))
+                    .collect();
                 header.ack("AE", &text.join("; "))
             }
         }
@@ -172,7 +227,10 @@ impl MessageHeader {
     fn parse(frame: &[u8]) -> Self {
         let text = String::from_utf8_lossy(frame);
         let text = text.trim_start_matches('\u{feff}');
-        let msh = text.split(['\r', '\n']).find(|s| s.starts_with("MSH")).unwrap_or("");
+        let msh = text
+            .split(['\r', '\n'])
+            .find(|s| s.starts_with("MSH"))
+            .unwrap_or("");
         let field = msh.chars().nth(3).unwrap_or('|');
         let parts: Vec<&str> = msh.split(field).collect();
         let get = |i: usize| parts.get(i).map_or(String::new(), |s| s.to_string());
@@ -192,15 +250,36 @@ impl MessageHeader {
     /// An ACK with sender and receiver swapped and MSA echoing the control id.
     fn ack(&self, code: &str, text: &str) -> String {
         let f = self.field;
-        let encoding = if self.encoding.is_empty() { "^~\\&".to_string() } else { self.encoding.clone() };
+        let encoding = if self.encoding.is_empty() {
+            "^~\\&".to_string()
+        } else {
+            self.encoding.clone()
+        };
         let now = chrono::Utc::now().format("%Y%m%d%H%M%S");
-        let version = if self.version.is_empty() { "2.5.1" } else { &self.version };
-        let processing = if self.processing_id.is_empty() { "P" } else { &self.processing_id };
+        let version = if self.version.is_empty() {
+            "2.5.1"
+        } else {
+            &self.version
+        };
+        let processing = if self.processing_id.is_empty() {
+            "P"
+        } else {
+            &self.processing_id
+        };
         // The text goes in an HL7 field: drop characters that would end it.
-        let text: String = text.chars().filter(|c| *c != f && *c != '\r' && *c != '\n' && !encoding.contains(*c)).take(200).collect();
+        let text: String = text
+            .chars()
+            .filter(|c| *c != f && *c != '\r' && *c != '\n' && !encoding.contains(*c))
+            .take(200)
+            .collect();
         format!(
             "MSH{f}{encoding}{f}{}{f}{}{f}{}{f}{}{f}{now}{f}{f}ACK{f}ACK{}{f}{processing}{f}{version}\rMSA{f}{code}{f}{}{f}{text}\r",
-            self.receiving_app, self.receiving_facility, self.sending_app, self.sending_facility, self.control_id, self.control_id
+            self.receiving_app,
+            self.receiving_facility,
+            self.sending_app,
+            self.sending_facility,
+            self.control_id,
+            self.control_id
         )
     }
 }
@@ -211,7 +290,9 @@ mod tests {
 
     #[test]
     fn ack_echoes_control_id_and_swaps_parties() {
-        let header = MessageHeader::parse(b"MSH|^~\\&|LAB|HOSP|SB|CLINIC|20260309||ORU^R01|MSG001|P|2.5.1\rPID|1\r");
+        let header = MessageHeader::parse(
+            b"MSH|^~\\&|LAB|HOSP|SB|CLINIC|20260309||ORU^R01|MSG001|P|2.5.1\rPID|1\r",
+        );
 
         let ack = header.ack("AA", "");
 

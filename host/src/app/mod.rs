@@ -14,12 +14,15 @@ mod inbox;
 mod intake;
 mod mllp;
 mod poll;
+mod promote;
 pub mod router;
-mod schedule;
+pub mod schedule;
+
 pub mod tokens;
 
 pub use dispatch::Dispatcher;
 pub use intake::{IntakeError, IntakeReport};
+pub use promote::promote_shadow;
 pub use router::{PluginRouter, ShadowLog, ShadowReport};
 pub use tokens::{Principal, Tokens};
 
@@ -70,13 +73,20 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { clock: Arc::new(SystemClock), watch: true, background: true }
+        AppOptions {
+            clock: Arc::new(SystemClock),
+            watch: true,
+            background: true,
+        }
     }
 }
 
 impl std::fmt::Debug for AppOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppOptions").field("watch", &self.watch).field("background", &self.background).finish_non_exhaustive()
+        f.debug_struct("AppOptions")
+            .field("watch", &self.watch)
+            .field("background", &self.background)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +123,10 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("layout", &self.layout).field("sites", &self.sites).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("layout", &self.layout)
+            .field("sites", &self.sites)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,7 +134,11 @@ impl std::fmt::Debug for App {
 /// one gets the defaults.
 pub fn load_host_config(dir: &Path) -> anyhow::Result<HostConfig> {
     let path = dir.join(HOST_FILE);
-    if path.exists() { Ok(HostConfig::load(&path)?) } else { Ok(HostConfig::defaults()) }
+    if path.exists() {
+        Ok(HostConfig::load(&path)?)
+    } else {
+        Ok(HostConfig::defaults())
+    }
 }
 
 impl App {
@@ -136,11 +153,20 @@ impl App {
     pub fn open(config_dir: &Path, options: AppOptions) -> anyhow::Result<Arc<App>> {
         let config = load_host_config(config_dir)?;
         let layout = Layout::new(config_dir, &config.data_dir);
-        std::fs::create_dir_all(&layout.data).with_context(|| format!("failed to create the data folder {}", crate::config::quote(&layout.data)))?;
+        std::fs::create_dir_all(&layout.data).with_context(|| {
+            format!(
+                "failed to create the data folder {}",
+                crate::config::quote(&layout.data)
+            )
+        })?;
 
         let store = SledStore::open(layout.db())?;
         let engine_slot: Arc<OnceLock<Engine>> = Arc::new(OnceLock::new());
-        let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(layout.cache()), limits: config.limits.clone() }).map_err(|e| anyhow::anyhow!("failed to start the WebAssembly runtime: {e:#}"))?;
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(layout.cache()),
+            limits: config.limits.clone(),
+        })
+        .map_err(|e| anyhow::anyhow!("failed to start the WebAssembly runtime: {e:#}"))?;
         let services = Services {
             runtime,
             layout: layout.clone(),
@@ -152,7 +178,11 @@ impl App {
         let sites = Arc::new(Sites::new(services));
         let shadow = Arc::new(ShadowLog::default());
         let router = Arc::new(PluginRouter::new(sites.clone(), shadow.clone()));
-        let engine = Engine::with_clock(Arc::new(store), router, Arc::new(adapters::EngineClock(options.clock.clone())));
+        let engine = Engine::with_clock(
+            Arc::new(store),
+            router,
+            Arc::new(adapters::EngineClock(options.clock.clone())),
+        );
         let _ = engine_slot.set(engine.clone());
 
         let stats = Arc::new(Stats::default());
@@ -188,7 +218,9 @@ impl App {
 
         if self.options.watch {
             match Watcher::start(self.sites.clone()) {
-                Ok(watcher) => *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher),
+                Ok(watcher) => {
+                    *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher)
+                }
                 Err(error) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(%error, "failed to watch the sites and plugins folders; restart the host after changing them");
@@ -228,7 +260,10 @@ impl App {
             }
         });
         if let Ok(handle) = handle {
-            self.threads.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+            self.threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
         }
     }
 
@@ -238,7 +273,10 @@ impl App {
         threads.extend(inbox::start(self.clone(), self.stop.clone()));
         threads.extend(mllp::start(self.clone(), self.stop.clone()));
         threads.extend(schedule::start(self.clone(), self.stop.clone()));
-        self.threads.lock().unwrap_or_else(|p| p.into_inner()).extend(threads);
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(threads);
     }
 
     /// Stops intake and background work and waits for work in flight.
@@ -246,9 +284,17 @@ impl App {
     pub fn shutdown(&self) {
         self.accepting.store(false, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
-        self.watcher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         self.dispatcher.stop();
-        let threads: Vec<_> = self.threads.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
         for thread in threads {
             if thread.thread().name() == Some("switchboard-reloads") {
                 // Blocked on the event channel; it ends with the process.

@@ -13,14 +13,27 @@ use super::App;
 pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
     let mut threads = Vec::new();
     for site in app.sites.ids() {
-        let Some(handle) = app.sites.get(&site) else { continue };
+        let Some(handle) = app.sites.get(&site) else {
+            continue;
+        };
         for connector in &handle.state().config.connectors {
-            let Some(seconds) = connector.poll_seconds else { continue };
-            let (app, stop, site, name) = (app.clone(), stop.clone(), site.clone(), connector.name.clone());
-            let spawned = std::thread::Builder::new().name(format!("poll-{site}-{name}")).spawn(move || run(&app, &stop, &site, &name, Duration::from_secs(seconds)));
+            let Some(seconds) = connector.poll_seconds else {
+                continue;
+            };
+            let (app, stop, site, name) = (
+                app.clone(),
+                stop.clone(),
+                site.clone(),
+                connector.name.clone(),
+            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("poll-{site}-{name}"))
+                .spawn(move || run(&app, &stop, &site, &name, Duration::from_secs(seconds)));
             match spawned {
                 Ok(thread) => threads.push(thread),
-                Err(error) => tracing::error!(site = %handle.id, connector = %connector.name, %error, "failed to start a poller"),
+                Err(error) => {
+                    tracing::error!(site = %handle.id, connector = %connector.name, %error, "failed to start a poller")
+                }
             }
         }
     }
@@ -28,7 +41,12 @@ pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandl
 }
 
 fn run(app: &App, stop: &AtomicBool, site: &str, name: &str, interval: Duration) {
-    tracing::info!(site, connector = name, interval_s = interval.as_secs(), "poller started");
+    tracing::info!(
+        site,
+        connector = name,
+        interval_s = interval.as_secs(),
+        "poller started"
+    );
     while !stop.load(Ordering::SeqCst) {
         let more = match poll_once(app, site, name) {
             Ok(more) => more,
@@ -47,15 +65,27 @@ fn run(app: &App, stop: &AtomicBool, site: &str, name: &str, interval: Duration)
 
 /// Polls one page. Returns whether more pages are ready now.
 pub fn poll_once(app: &App, site: &str, name: &str) -> Result<bool, String> {
-    let handle = app.sites.get(site).ok_or_else(|| format!("site {site} is not running"))?;
+    let handle = app
+        .sites
+        .get(site)
+        .ok_or_else(|| format!("site {site} is not running"))?;
     let state = handle.state();
-    let connector = state.connector(name).ok_or_else(|| format!("connector {name} is not active"))?;
+    let connector = state
+        .connector(name)
+        .ok_or_else(|| format!("connector {name} is not active"))?;
     let cursor = app.engine.cursor(site, name).map_err(|e| e.to_string())?;
 
-    let page = connector.poll(cursor.as_deref()).map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let page = connector
+        .poll(cursor.as_deref())
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     let more = page.more;
-    let options = IngestOptions { mode: IngestMode::Live, cursor: page.cursor };
-    app.ingest_batch(site, name, page.batch, options).map_err(|e| e.to_string())?;
+    let options = IngestOptions {
+        mode: IngestMode::Live,
+        cursor: page.cursor,
+    };
+    app.ingest_batch(site, name, page.batch, options)
+        .map_err(|e| e.to_string())?;
     Ok(more)
 }
 

@@ -9,7 +9,7 @@ use switchboard_engine::{PolicyRef, RouteOutcome, Router, RouterError};
 use switchboard_sdk::{Assignment, Category, RouteContext, RouteError, RouteItem, Site};
 
 use crate::runtime::PolicyPlugin;
-use crate::sites::{SiteState, SlotKey, SlotKind, Sites};
+use crate::sites::{SiteState, Sites, SlotKey, SlotKind};
 
 /// Routes through the site's active routing policy.
 #[derive(Debug)]
@@ -27,24 +27,58 @@ impl PluginRouter {
 
 /// The policy reference of a slot's active plugin.
 pub fn policy_ref(state: &SiteState, kind: SlotKind) -> Option<PolicyRef> {
-    let slot = state.slots.get(&SlotKey { kind, instance: String::new() })?;
+    let slot = state.slots.get(&SlotKey {
+        kind,
+        instance: String::new(),
+    })?;
     let plugin = &slot.source.plugin;
-    Some(PolicyRef { name: plugin.name.clone(), version: plugin.version.clone(), sha256: plugin.sha256.clone() })
+    Some(PolicyRef {
+        name: plugin.name.clone(),
+        version: plugin.version.clone(),
+        sha256: plugin.sha256.clone(),
+    })
 }
 
 impl Router for PluginRouter {
-    fn route(&self, site: &Site, items: &[RouteItem], context: &RouteContext) -> Result<RouteOutcome, RouterError> {
-        let handle = self.sites.get(&site.id).ok_or_else(|| RouterError { policy: None, message: format!("site {} is not loaded", site.id) })?;
+    fn route(
+        &self,
+        site: &Site,
+        items: &[RouteItem],
+        context: &RouteContext,
+    ) -> Result<RouteOutcome, RouterError> {
+        let handle = self.sites.get(&site.id).ok_or_else(|| RouterError {
+            policy: None,
+            message: format!("site {} is not loaded", site.id),
+        })?;
         let state = handle.state();
-        let policy = state.routing().ok_or_else(|| RouterError { policy: None, message: format!("site {} has no active routing policy; add [routing] to its site file", site.id) })?;
+        let policy = state.routing().ok_or_else(|| RouterError {
+            policy: None,
+            message: format!(
+                "site {} has no active routing policy; add [routing] to its site file",
+                site.id
+            ),
+        })?;
         let reference = policy_ref(&state, SlotKind::Routing).expect("a routing slot has a source");
 
-        let results = policy.route(items, context).map_err(|error| RouterError { policy: Some(reference.clone()), message: error.to_string() })?;
+        let results = policy.route(items, context).map_err(|error| RouterError {
+            policy: Some(reference.clone()),
+            message: error.to_string(),
+        })?;
 
         if let Some(shadow) = state.shadow() {
-            self.shadow.compare(&site.id, shadow, items, context, &results, policy_ref(&state, SlotKind::Shadow));
+            self.shadow.compare(
+                &site.id,
+                shadow,
+                items,
+                context,
+                &results,
+                policy_ref(&state, SlotKind::Shadow),
+            );
         }
-        Ok(RouteOutcome { policy: reference, results })
+        Ok(RouteOutcome {
+            policy: reference,
+            results,
+        })
     }
 }
 
@@ -111,12 +145,23 @@ impl ShadowLog {
         self.reports.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn compare(&self, site: &str, shadow: &PolicyPlugin, items: &[RouteItem], context: &RouteContext, active: &[Result<Assignment, RouteError>], candidate: Option<PolicyRef>) {
+    fn compare(
+        &self,
+        site: &str,
+        shadow: &PolicyPlugin,
+        items: &[RouteItem],
+        context: &RouteContext,
+        active: &[Result<Assignment, RouteError>],
+        candidate: Option<PolicyRef>,
+    ) {
         let shadow_results = shadow.route(items, context);
         let mut reports = self.lock();
         let report = reports.entry(site.to_string()).or_default();
         if report.candidate != candidate {
-            *report = ShadowReport { candidate, ..ShadowReport::default() };
+            *report = ShadowReport {
+                candidate,
+                ..ShadowReport::default()
+            };
         }
         let shadow_results = match shadow_results {
             Ok(results) => results,
@@ -134,8 +179,18 @@ impl ShadowLog {
             report.disagreements += 1;
             let active_rule = rule_of(a);
             *report.by_rule.entry(active_rule.clone()).or_default() += 1;
-            *report.by_category.entry(item.category.as_str().to_string()).or_default() += 1;
-            report.recent.push(Disagreement { item: item.key, category: item.category, active: describe(a), active_rule, shadow: describe(s), shadow_rule: rule_of(s) });
+            *report
+                .by_category
+                .entry(item.category.as_str().to_string())
+                .or_default() += 1;
+            report.recent.push(Disagreement {
+                item: item.key,
+                category: item.category,
+                active: describe(a),
+                active_rule,
+                shadow: describe(s),
+                shadow_rule: rule_of(s),
+            });
             if report.recent.len() > RECENT_DISAGREEMENTS {
                 report.recent.remove(0);
             }
@@ -162,7 +217,12 @@ fn rule_of(r: &Result<Assignment, RouteError>) -> String {
 
 fn describe(r: &Result<Assignment, RouteError>) -> String {
     match r {
-        Ok(a) => format!("{}/{} {}", a.role, a.person.as_deref().unwrap_or("-"), a.priority.as_str()),
+        Ok(a) => format!(
+            "{}/{} {}",
+            a.role,
+            a.person.as_deref().unwrap_or("-"),
+            a.priority.as_str()
+        ),
         Err(e) => e.to_string(),
     }
 }

@@ -31,9 +31,11 @@ impl Principal {
     pub fn allows(&self, site: &str, scope: TokenScope) -> bool {
         let site_ok = match &self.site {
             Some(bound) => bound == site,
-            None => scope == TokenScope::Admin || scope == TokenScope::Metrics,
+            None => self.scopes.contains(&TokenScope::Admin) || scope == TokenScope::Metrics,
         };
-        site_ok && (self.scopes.contains(&scope) || (scope == TokenScope::Staff && self.scopes.contains(&TokenScope::Admin)))
+        let scope_ok = self.scopes.contains(&scope)
+            || (scope == TokenScope::Staff && self.scopes.contains(&TokenScope::Admin));
+        site_ok && scope_ok
     }
 }
 
@@ -48,7 +50,17 @@ impl Tokens {
     pub fn new(configs: &[TokenConfig]) -> Self {
         let by_hash = configs
             .iter()
-            .map(|t| (t.sha256.clone(), Principal { name: t.name.clone(), site: t.site.clone(), person: t.person.clone(), scopes: t.scopes.clone() }))
+            .map(|t| {
+                (
+                    t.sha256.clone(),
+                    Principal {
+                        name: t.name.clone(),
+                        site: t.site.clone(),
+                        person: t.person.clone(),
+                        scopes: t.scopes.clone(),
+                    },
+                )
+            })
             .collect();
         Tokens { by_hash }
     }
@@ -74,7 +86,12 @@ mod tests {
     use super::*;
 
     fn principal(site: Option<&str>, scopes: Vec<TokenScope>) -> Principal {
-        Principal { name: "t".into(), site: site.map(str::to_string), person: Some("ma-ana".into()), scopes }
+        Principal {
+            name: "t".into(),
+            site: site.map(str::to_string),
+            person: Some("ma-ana".into()),
+            scopes,
+        }
     }
 
     #[test]
@@ -97,10 +114,16 @@ mod tests {
     #[test]
     fn lookup_uses_the_hash() {
         let mut tokens = Tokens::default();
-        tokens.insert("secret-value", principal(Some("northside"), vec![TokenScope::Staff]));
+        tokens.insert(
+            "secret-value",
+            principal(Some("northside"), vec![TokenScope::Staff]),
+        );
 
         assert!(tokens.lookup("secret-value").is_some());
         assert!(tokens.lookup("other").is_none());
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -9,6 +9,8 @@ mod connector_run;
 mod demo;
 mod plugin_check;
 mod policy_route;
+mod serve;
+mod tls;
 
 pub use connector_run::content_type_for;
 
@@ -98,6 +100,18 @@ pub enum PluginCommand {
         /// A plugin folder, or a `.wasm` file with `plugin.toml` beside it.
         path: PathBuf,
     },
+    /// Check a plugin and copy it into a configuration folder's plugins/.
+    Install {
+        /// A plugin folder, or a `.wasm` file with `plugin.toml` beside it.
+        #[arg(required_unless_present = "bundled")]
+        path: Option<PathBuf>,
+        /// Install every plugin shipped inside this binary instead.
+        #[arg(long, conflicts_with = "path")]
+        bundled: bool,
+        /// Configuration folder.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// `switchboard policy …`
@@ -160,9 +174,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Plugin(PluginCommand::Check { path }) => plugin_check::run(&path),
+        Command::Plugin(PluginCommand::Install {
+            path,
+            bundled,
+            config,
+        }) => plugin_check::install(path.as_deref(), bundled, &config),
         Command::Policy(PolicyCommand::Route(args)) => policy_route::run(args),
         Command::Connector(ConnectorCommand::Run(args)) => connector_run::run(args),
-        Command::Serve { .. } => not_yet("serve"),
+        Command::Serve { config } => serve::run(&config),
         Command::Store(_) => not_yet("store"),
         Command::Shadow(_) => not_yet("shadow"),
         Command::Backfill { .. } => not_yet("backfill"),

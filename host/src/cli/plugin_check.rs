@@ -33,3 +33,39 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     println!("ok");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Installs a checked plugin, or every bundled one, under `config/plugins/`.
+/// A running host picks the new files up through its watcher.
+pub fn install(path: Option<&Path>, bundled: bool, config: &Path) -> anyhow::Result<ExitCode> {
+    let plugins = config.join("plugins");
+    if bundled {
+        for (name, version) in crate::bundled::install_all(&plugins)? {
+            println!("installed {name} {version}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let path = path.ok_or_else(|| anyhow::anyhow!("give a plugin path or --bundled"))?;
+    let runtime = bench::runtime()?;
+    let plugin = bench::load(&runtime, path)?;
+    let (wasm, manifest) = bench::plugin_files(path)?;
+    let dir = plugins
+        .join(&plugin.manifest.name)
+        .join(&plugin.manifest.version);
+    std::fs::create_dir_all(&dir)?;
+    // The manifest first and the component last, each renamed into place,
+    // so a watching host sees a complete plugin.
+    for (source, name) in [(manifest, "plugin.toml"), (wasm, "plugin.wasm")] {
+        let partial = dir.join(format!("{name}.partial"));
+        std::fs::copy(&source, &partial)?;
+        std::fs::rename(&partial, dir.join(name))?;
+    }
+    println!(
+        "installed {} {} (sha256 {}) in {}",
+        plugin.manifest.name,
+        plugin.manifest.version,
+        plugin.sha256,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -37,7 +37,6 @@ pub struct RouteArgs {
 /// Routes every item and prints one [`AssignmentLine`] per item.
 pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
     let (site_config, site) = SiteConfig::load(&args.site)?;
-    let config_text = policy_config(&args, &site_config)?;
     let now = match &args.now {
         Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
         None => Timestamp(chrono::Utc::now().timestamp_millis()),
@@ -45,6 +44,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = bench::runtime()?;
     let loaded = bench::load(&runtime, &args.plugin)?;
+    let config_text = policy_config(&args, &site_config, &loaded.manifest.name)?;
     let host = bench::host_context(&site.id, site_config.zone(), &loaded.manifest.name);
     let policy = PolicyPlugin::new(&runtime, loaded, host, &site, &config_text)?;
 
@@ -149,13 +149,27 @@ pub fn route_item(site: &Site, item: &WorkItem, key: u64) -> RouteItem {
     }
 }
 
-fn policy_config(args: &RouteArgs, site_config: &SiteConfig) -> anyhow::Result<String> {
-    let path = match (&args.config, &site_config.routing) {
+/// The policy's config: `--config`, else the config of the site slot that
+/// runs this plugin (routing, shadow, nudges or prep), else empty.
+fn policy_config(
+    args: &RouteArgs,
+    site_config: &SiteConfig,
+    plugin: &str,
+) -> anyhow::Result<String> {
+    let slots = [
+        &site_config.routing,
+        &site_config.shadow,
+        &site_config.nudges,
+        &site_config.prep,
+    ];
+    let from_site = slots
+        .into_iter()
+        .flatten()
+        .find(|slot| slot.plugin.name == plugin)
+        .and_then(|slot| slot.config.as_ref());
+    let path = match (&args.config, from_site) {
         (Some(path), _) => Some(path.clone()),
-        (None, Some(slot)) => slot
-            .config
-            .as_ref()
-            .map(|c| args.site.parent().unwrap_or(Path::new(".")).join(c)),
+        (None, Some(relative)) => Some(args.site.parent().unwrap_or(Path::new(".")).join(relative)),
         (None, None) => None,
     };
     match path {

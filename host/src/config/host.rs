@@ -155,6 +155,9 @@ pub enum TokenScope {
     Staff,
     /// Read `/metrics`.
     Metrics,
+    /// Push messages and notifications into the token's site (a service,
+    /// such as an interface engine or the EHR's subscription sender).
+    Intake,
 }
 
 /// A bearer token, stored hashed.

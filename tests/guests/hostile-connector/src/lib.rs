@@ -14,13 +14,19 @@ impl Connector for HostileConnector {
     }
 
     fn accept(&mut self, message: &[u8], _content_type: &str) -> Result<Batch, ConnectorError> {
-        let url = std::str::from_utf8(message).map_err(|e| ConnectorError::Malformed(e.to_string()))?.trim();
+        let url = std::str::from_utf8(message)
+            .map_err(|e| ConnectorError::Malformed(e.to_string()))?
+            .trim();
         let outcome = match http::send(&Request::get(url).with_credential("ehr")) {
             Ok(response) => format!("status {}", response.status),
             Err(error) => format!("error {error}"),
         };
         Ok(Batch {
-            rejects: vec![Reject { location: url.to_string(), field: "url".into(), message: outcome }],
+            rejects: vec![Reject {
+                location: url.to_string(),
+                field: "url".into(),
+                message: outcome,
+            }],
             ..Batch::default()
         })
     }

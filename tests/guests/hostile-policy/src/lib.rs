@@ -16,7 +16,11 @@ impl Policy for HostilePolicy {
         Ok(HostilePolicy)
     }
 
-    fn route(&mut self, item: &RouteItem, context: &RouteContext) -> Result<Assignment, RouteError> {
+    fn route(
+        &mut self,
+        item: &RouteItem,
+        context: &RouteContext,
+    ) -> Result<Assignment, RouteError> {
         let mut reason = "rule ok: routed".to_string();
         match item.attribute("hostile") {
             Some("loop") => spin_forever(),
@@ -27,7 +31,10 @@ impl Policy for HostilePolicy {
             }
             Some("oversize") => reason = "x".repeat(8 << 20),
             Some("slow") => {
-                let ms: i64 = item.attribute("spin_ms").and_then(|v| v.parse().ok()).unwrap_or(10);
+                let ms: i64 = item
+                    .attribute("spin_ms")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(10);
                 let until = context.now.0 + ms;
                 while switchboard_sdk::host::now().0 < until {
                     black_box(0);

@@ -1,0 +1,155 @@
+//! Worklist items as FHIR R4 `Task` resources, so FHIR tools can read them.
+//!
+//! Mapping: `Task.status` is the item's status (the codes are the same);
+//! `owner` names the person (an identifier in the `urn:switchboard:person`
+//! system); `performerType` is the role pool; `priority` the request
+//! priority; `restriction.period.end` the due time; `focus` and
+//! `identifier` point at the EHR's own resource; `reasonCode.text` says why
+//! the item was routed there.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_engine::model::AuditEntry;
+use switchboard_engine::worklist::PageCursor;
+use switchboard_engine::{Item, ItemId, WorklistQuery};
+
+use super::auth::Auth;
+use super::blocking;
+use super::problem::{ApiError, ApiResult};
+use crate::app::App;
+use crate::config::TokenScope;
+
+/// Identifier system for roster people.
+pub const PERSON_SYSTEM: &str = "urn:switchboard:person";
+/// Code system for role pools.
+pub const ROLE_SYSTEM: &str = "urn:switchboard:role";
+/// Code system for item categories.
+pub const CATEGORY_SYSTEM: &str = "urn:switchboard:category";
+
+/// The FHIR `Task` for an item.
+pub fn task(item: &Item) -> Value {
+    let mut task = json!({
+        "resourceType": "Task",
+        "id": item.id.0.to_string(),
+        "meta": { "versionId": item.revision.to_string() },
+        "identifier": [{ "system": format!("urn:switchboard:connector:{}", item.source.connector), "value": item.source.external_id }],
+        "status": item.status.as_str(),
+        "intent": "order",
+        "priority": item.effective_priority().as_str(),
+        "code": { "coding": [{ "system": CATEGORY_SYSTEM, "code": item.category.as_str() }], "text": item.category.as_str() },
+        "description": item.title,
+        "authoredOn": item.created.to_string(),
+    });
+    if item.source.external_id.contains('/') {
+        task["focus"] = json!({ "reference": item.source.external_id });
+    }
+    if let Some(patient) = &item.patient {
+        task["for"] = json!({ "reference": patient });
+    }
+    if let Some(encounter) = &item.encounter {
+        task["encounter"] = json!({ "reference": encounter });
+    }
+    if let Some(due) = item.effective_due() {
+        task["restriction"] = json!({ "period": { "end": due.to_string() } });
+    }
+    if let Some(owner) = &item.owner {
+        task["performerType"] = json!([{ "coding": [{ "system": ROLE_SYSTEM, "code": owner.role }], "text": owner.role }]);
+        task["reasonCode"] = json!({ "text": owner.reason });
+        if let Some(person) = &owner.person {
+            task["owner"] = json!({ "identifier": { "system": PERSON_SYSTEM, "value": person }, "display": person });
+        }
+    }
+    task
+}
+
+/// Task search parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TaskSearch {
+    /// Person id: the Task's owner.
+    pub owner: Option<String>,
+    /// Role: the Task's performer type.
+    #[serde(rename = "performer-type")]
+    pub performer_type: Option<String>,
+    /// Page size (default 50, at most 200).
+    #[serde(rename = "_count")]
+    pub count: Option<usize>,
+    /// Paging cursor from a previous `next` link.
+    #[serde(rename = "_page")]
+    pub page: Option<String>,
+}
+
+/// Search Tasks by owner or performer type; returns a `searchset` Bundle.
+#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task", params(("site" = String, Path), TaskSearch), responses((status = 200, content_type = "application/fhir+json", body = Object)))]
+pub async fn search(
+    State(app): State<Arc<App>>,
+    auth: Auth,
+    Path(site): Path<String>,
+    Query(params): Query<TaskSearch>,
+) -> ApiResult<Json<Value>> {
+    auth.require(&site, TokenScope::Staff)?;
+    let actor = auth.0.actor().to_string();
+    let mut query = match (&params.owner, &params.performer_type) {
+        (Some(person), _) => WorklistQuery::person(&site, person),
+        (None, Some(role)) => WorklistQuery::role(&site, role),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "search by owner=<person> or performer-type=<role>",
+            ));
+        }
+    };
+    query.limit = params.count.unwrap_or(50);
+    query.after = params.page.clone().map(PageCursor);
+    let base = format!("/v1/sites/{site}/fhir/Task");
+    blocking(move || {
+        let page = app.engine.worklist(&query)?;
+        app.engine.append_audit(AuditEntry {
+            at: app.engine.now(),
+            actor,
+            action: "worklist.read".into(),
+            target: query.owner.name().to_string(),
+            site: Some(site.clone()),
+            detail: format!("fhir items={}", page.items.iter().map(|i| i.id.0.to_string()).collect::<Vec<_>>().join(",")),
+        })?;
+        let entries: Vec<Value> = page.items.iter().map(|i| json!({ "fullUrl": format!("{base}/{}", i.id.0), "resource": task(i), "search": { "mode": "match" } })).collect();
+        let mut bundle = json!({ "resourceType": "Bundle", "type": "searchset", "entry": entries });
+        let owner_param = match &query.owner {
+            switchboard_engine::OwnerRef::Person(p) => format!("owner={p}"),
+            switchboard_engine::OwnerRef::Role(r) => format!("performer-type={r}"),
+        };
+        if let Some(next) = page.next {
+            bundle["link"] = json!([{ "relation": "next", "url": format!("{base}?{owner_param}&_count={}&_page={}", query.limit, next.0) }]);
+        }
+        Ok(bundle)
+    })
+    .await
+    .map(Json)
+}
+
+/// Read one Task.
+#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task/{id}", params(("site" = String, Path), ("id" = u64, Path)), responses((status = 200, content_type = "application/fhir+json", body = Object)))]
+pub async fn read(
+    State(app): State<Arc<App>>,
+    auth: Auth,
+    Path((site, id)): Path<(String, u64)>,
+) -> ApiResult<Json<Value>> {
+    auth.require(&site, TokenScope::Staff)?;
+    let actor = auth.0.actor().to_string();
+    blocking(move || {
+        let item = app.engine.item(&site, ItemId(id))?;
+        app.engine.append_audit(AuditEntry {
+            at: app.engine.now(),
+            actor,
+            action: "item.read".into(),
+            target: id.to_string(),
+            site: Some(site),
+            detail: "fhir".into(),
+        })?;
+        Ok(task(&item))
+    })
+    .await
+    .map(Json)
+}
