@@ -26,7 +26,12 @@ use switchboard_sdk::{
 struct PoolRouter;
 
 impl Router for PoolRouter {
-    fn route(&self, _: &Site, items: &[RouteItem], _: &RouteContext) -> Result<RouteOutcome, RouterError> {
+    fn route(
+        &self,
+        _: &Site,
+        items: &[RouteItem],
+        _: &RouteContext,
+    ) -> Result<RouteOutcome, RouterError> {
         let assignment = Assignment {
             role: "ma".into(),
             person: None,
@@ -62,8 +67,14 @@ fn parse_options() -> Options {
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
-        let value = pair.get(1).unwrap_or_else(|| panic!("option {} needs a value", pair[0]));
-        let number = || value.parse::<usize>().unwrap_or_else(|_| panic!("{} needs a number, got {value}", pair[0]));
+        let value = pair
+            .get(1)
+            .unwrap_or_else(|| panic!("option {} needs a value", pair[0]));
+        let number = || {
+            value
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("{} needs a number, got {value}", pair[0]))
+        };
         match pair[0].as_str() {
             "--items" => options.items = number(),
             "--batch" => options.batch = number(),
@@ -82,11 +93,17 @@ fn site(id: &str) -> Site {
     parse_site(&text).expect("bench roster parses")
 }
 
-/// A result-sized work item: a title, a patient, an ordering provider and
-/// two attributes, like a connector's lab result.
+/// Builds a work item the size of a connector's refill request: a title, a
+/// patient, an ordering provider, two attributes and a due time.
 fn work_item(prefix: &str, n: usize) -> WorkItem {
     let created = Timestamp(1_773_068_400_000 + n as i64);
-    let mut item = WorkItem::new(format!("{prefix}-{n}"), 1, Category::Refill, "lisinopril 10 mg tablet", created);
+    let mut item = WorkItem::new(
+        format!("{prefix}-{n}"),
+        1,
+        Category::Refill,
+        "lisinopril 10 mg tablet",
+        created,
+    );
     item.patient = Some(format!("Patient/{}", n % 5000));
     item.ordering = Some("Practitioner/1".into());
     item.due = Some(created.plus_minutes(24 * 60 + (n % 600) as i64));
@@ -105,7 +122,9 @@ fn work_item(prefix: &str, n: usize) -> WorkItem {
 
 fn batch(prefix: &str, start: usize, count: usize) -> Batch {
     Batch {
-        items: (start..start + count).map(|n| work_item(prefix, n)).collect(),
+        items: (start..start + count)
+            .map(|n| work_item(prefix, n))
+            .collect(),
         ..Batch::default()
     }
 }
@@ -123,6 +142,26 @@ fn rss_kib(field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU time this process has used, user and system, in milliseconds.
+fn cpu_millis() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name in parentheses may contain spaces, so fields are
+    // counted after it: field 3 (state) comes first, utime is field 14 and
+    // stime field 15 (see proc(5)).
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let ticks = field(11) + field(12);
+    // NOTE: assumes 100 clock ticks per second (`getconf CLK_TCK`), the
+    // value on this machine and on common Linux builds.
+    ticks * 10
 }
 
 fn folder_bytes(path: &std::path::Path) -> u64 {
@@ -151,7 +190,12 @@ fn throughput(engine: &Engine, options: &Options, round: usize, count: usize) ->
                 while done < count {
                     let size = options.batch.min(count - done);
                     let report = engine
-                        .ingest(&site, "feed", batch(&prefix, done, size), IngestOptions::default())
+                        .ingest(
+                            &site,
+                            "feed",
+                            batch(&prefix, done, size),
+                            IngestOptions::default(),
+                        )
                         .expect("ingest");
                     assert_eq!(report.new as usize, size);
                     let routed = engine.route_pending(&site).expect("route");
@@ -167,26 +211,45 @@ fn throughput(engine: &Engine, options: &Options, round: usize, count: usize) ->
 fn main() {
     let options = parse_options();
     let temporary = tempfile_dir();
-    let dir = options.dir.clone().map(std::path::PathBuf::from).unwrap_or_else(|| temporary.clone());
+    let dir = options
+        .dir
+        .clone()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temporary.clone());
     let store = Arc::new(SledStore::open(&dir).expect("store opens"));
     let engine = Engine::new(store.clone(), Arc::new(PoolRouter));
     for thread in 0..options.threads.max(1) {
         engine.set_site(site(&format!("bench-{thread}")));
     }
     engine.set_site(site("latency"));
-    println!("data folder {}, batch {} items, {} threads", dir.display(), options.batch, options.threads);
+    println!(
+        "data folder {}, batch {} items, {} threads",
+        dir.display(),
+        options.batch,
+        options.threads
+    );
 
-    // 1. Throughput, until one site holds 100,000 open items for step 3.
+    // 1. Throughput, until one site has 100,000 open items for step 3.
     let per_thread = 100_000;
+    let cpu_before = cpu_millis();
     let rate = throughput(&engine, &options, 0, per_thread);
-    println!("ingest → route → durable: {rate:.0} items/s ({} items)", per_thread * options.threads);
+    let items = per_thread * options.threads;
+    let cpu_per_item = (cpu_millis() - cpu_before) as f64 * 1000.0 / items as f64;
+    println!(
+        "ingest → route → durable: {rate:.0} items/s ({items} items, {cpu_per_item:.1} µs CPU per item)"
+    );
 
     // 2. Single-item acknowledgement latency.
     let mut latencies = Vec::with_capacity(2000);
     for n in 0..2000 {
         let started = Instant::now();
         engine
-            .ingest("latency", "feed", batch("single", n, 1), IngestOptions::default())
+            .ingest(
+                "latency",
+                "feed",
+                batch("single", n, 1),
+                IngestOptions::default(),
+            )
             .expect("ingest");
         latencies.push(started.elapsed());
     }
@@ -221,7 +284,10 @@ fn main() {
     }
     let started = Instant::now();
     engine.counts("bench-0").expect("counts");
-    println!("counts of a site with {open} open items: {:?}", started.elapsed());
+    println!(
+        "counts of a site with {open} open items: {:?}",
+        started.elapsed()
+    );
 
     // 4. Fill to the requested total and measure.
     let stored = per_thread * options.threads + 2000;
@@ -229,7 +295,10 @@ fn main() {
     if remaining > 0 {
         let per_thread = remaining.div_ceil(options.threads);
         let rate = throughput(&engine, &options, 1, per_thread);
-        println!("fill to {} items: {rate:.0} items/s", stored + per_thread * options.threads);
+        println!(
+            "fill to {} items: {rate:.0} items/s",
+            stored + per_thread * options.threads
+        );
     }
     let total = stored + remaining.div_ceil(options.threads) * options.threads;
     println!(

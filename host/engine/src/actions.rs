@@ -7,7 +7,7 @@
 //! | start | accepted | in-progress | the owner |
 //! | hand back | accepted, in-progress | ready, no person | the owner |
 //! | reassign | received, ready, accepted, in-progress | ready | anyone, with a reason; the new person must hold the new role |
-//! | complete | ready, accepted, in-progress | completed | the owner, or anyone in the role while nobody owns it |
+//! | complete | ready, accepted, in-progress | completed | the owner, or anyone in the role while no person owns it |
 //! | cancel | any open status | cancelled | anyone, with a reason |
 //!
 //! Every action appends a history entry naming the actor. Actions use
@@ -83,11 +83,18 @@ impl Engine {
     /// progress, and [`EngineError::NotOwner`].
     pub fn hand_back(&self, site: &str, id: ItemId, person: &str) -> Result<Item, EngineError> {
         self.act(site, id, Action::HandedBack, person, |item, _, _| {
-            expect_status(item, Action::HandedBack, &[ItemStatus::Accepted, ItemStatus::InProgress])?;
+            expect_status(
+                item,
+                Action::HandedBack,
+                &[ItemStatus::Accepted, ItemStatus::InProgress],
+            )?;
             require_owner(item, Action::HandedBack, person)?;
             let owner = owner_of_mut(item);
             owner.person = None;
-            Ok((ItemStatus::Ready, format!("returned to role {}", owner.role)))
+            Ok((
+                ItemStatus::Ready,
+                format!("returned to role {}", owner.role),
+            ))
         })
     }
 
@@ -100,7 +107,13 @@ impl Engine {
     /// [`EngineError::InvalidRequest`] for an empty reason,
     /// [`EngineError::UnknownRole`], [`EngineError::UnknownPerson`] and
     /// [`EngineError::NotInRole`] for an owner the roster does not allow.
-    pub fn reassign(&self, site: &str, id: ItemId, actor: &str, to: &Reassignment) -> Result<Item, EngineError> {
+    pub fn reassign(
+        &self,
+        site: &str,
+        id: ItemId,
+        actor: &str,
+        to: &Reassignment,
+    ) -> Result<Item, EngineError> {
         if to.reason.trim().is_empty() {
             return Err(EngineError::InvalidRequest(format!(
                 "reassigning item {id} needs a reason for the new owner"
@@ -118,7 +131,11 @@ impl Engine {
                 require_role(roster, item.id, Action::Reassigned, person, &to.role)?;
             }
 
-            let previous = item.owner.as_ref().map(describe_owner).unwrap_or_else(|| "nobody".into());
+            let previous = item
+                .owner
+                .as_ref()
+                .map(describe_owner)
+                .unwrap_or_else(|| "nobody".into());
             item.owner = Some(Owner {
                 role: to.role.clone(),
                 person: to.person.clone(),
@@ -131,7 +148,10 @@ impl Engine {
             });
             item.failure = None;
             let next = describe_owner(owner_of(item));
-            Ok((ItemStatus::Ready, format!("from {previous} to {next}: {}", to.reason)))
+            Ok((
+                ItemStatus::Ready,
+                format!("from {previous} to {next}: {}", to.reason),
+            ))
         })
     }
 
@@ -144,11 +164,19 @@ impl Engine {
     /// [`EngineError::NotInRole`] for an unowned item.
     pub fn complete(&self, site: &str, id: ItemId, person: &str) -> Result<Item, EngineError> {
         self.act(site, id, Action::Completed, person, |item, roster, _| {
-            let from = [ItemStatus::Ready, ItemStatus::Accepted, ItemStatus::InProgress];
+            let from = [
+                ItemStatus::Ready,
+                ItemStatus::Accepted,
+                ItemStatus::InProgress,
+            ];
             expect_status(item, Action::Completed, &from)?;
             match item.person() {
-                Some(_) if item.status != ItemStatus::Ready => require_owner(item, Action::Completed, person)?,
-                Some(owner) if owner != person => return Err(not_owner(item.id, Action::Completed, person, owner)),
+                Some(_) if item.status != ItemStatus::Ready => {
+                    require_owner(item, Action::Completed, person)?
+                }
+                Some(owner) if owner != person => {
+                    return Err(not_owner(item.id, Action::Completed, person, owner));
+                }
                 _ => {
                     let role = owner_of(item).role.clone();
                     require_role(roster, item.id, Action::Completed, person, &role)?;
@@ -165,9 +193,17 @@ impl Engine {
     ///
     /// [`EngineError::InvalidTransition`] for a closed item and
     /// [`EngineError::InvalidRequest`] for an empty reason.
-    pub fn cancel(&self, site: &str, id: ItemId, actor: &str, reason: &str) -> Result<Item, EngineError> {
+    pub fn cancel(
+        &self,
+        site: &str,
+        id: ItemId,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Item, EngineError> {
         if reason.trim().is_empty() {
-            return Err(EngineError::InvalidRequest(format!("cancelling item {id} needs a reason")));
+            return Err(EngineError::InvalidRequest(format!(
+                "cancelling item {id} needs a reason"
+            )));
         }
         self.act(site, id, Action::Cancelled, actor, |item, _, _| {
             expect_status(item, Action::Cancelled, &OPEN)?;
@@ -202,7 +238,13 @@ impl Engine {
 
             let mut stored = item.clone();
             stored.revision += 1;
-            Ok((vec![Mutation::PutItem { item: Box::new(item), expect }], stored))
+            Ok((
+                vec![Mutation::PutItem {
+                    item: Box::new(item),
+                    expect,
+                }],
+                stored,
+            ))
         })
     }
 }
@@ -219,7 +261,7 @@ fn expect_status(item: &Item, action: Action, expected: &[ItemStatus]) -> Result
     })
 }
 
-/// The owner of an item in a routed status, which always has one.
+/// Returns the owner of an item in a routed status, which always has one.
 fn owner_of(item: &Item) -> &Owner {
     item.owner.as_ref().expect("routed items have an owner")
 }
@@ -252,7 +294,13 @@ fn require_owner(item: &Item, action: Action, person: &str) -> Result<(), Engine
     }
 }
 
-fn require_role(roster: &Site, id: ItemId, action: Action, person: &str, role: &str) -> Result<(), EngineError> {
+fn require_role(
+    roster: &Site,
+    id: ItemId,
+    action: Action,
+    person: &str,
+    role: &str,
+) -> Result<(), EngineError> {
     let Some(entry) = roster.person(person) else {
         return Err(EngineError::UnknownPerson {
             site: roster.id.clone(),

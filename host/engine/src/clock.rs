@@ -1,4 +1,4 @@
-//! Where the engine gets the current time, so tests control it.
+//! The engine's source of the current time, which tests control.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -23,7 +23,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told, for tests and simulations.
+/// A clock that moves only when set, for tests and simulations.
 #[derive(Debug, Default)]
 pub struct ManualClock {
     millis: AtomicI64,

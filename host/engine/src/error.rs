@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::model::{ItemId, ItemStatus};
 
-/// Why a store operation failed.
+/// An error of a store operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (or another handle in this one) has the database open.
@@ -19,7 +19,7 @@ pub enum StoreError {
         path: PathBuf,
     },
 
-    /// The directory holds something other than a Switchboard database.
+    /// The directory contains something other than a Switchboard database.
     #[error(
         "{} is not a Switchboard database: {reason}; point the data directory at an \
          empty folder or at an existing store",
@@ -84,7 +84,7 @@ pub enum StoreError {
         cause: String,
     },
 
-    /// A precondition of a commit no longer holds because another writer
+    /// A precondition of a commit is no longer true because another writer
     /// changed the same record first. The caller re-reads and retries.
     #[error("conflicting concurrent change to {target}; retry with fresh data")]
     Conflict {
@@ -119,7 +119,7 @@ pub enum StoreError {
     Closed,
 }
 
-/// Why an engine operation failed.
+/// An error of an engine operation.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The store failed.

@@ -19,7 +19,7 @@
 //!   (counted as `duplicate` or `stale`), so redelivery is harmless;
 //! - a newer version updates the item's data. If its category or result
 //!   flag changed after the item was routed, the item is routed again
-//!   (its owner and any claim are dropped, and the history says why);
+//!   (its owner and any claim are dropped, and the history records why);
 //!   otherwise it keeps its owner and a person's claim;
 //! - a newer version in EHR state `done` or `cancelled` (note signed, refill
 //!   sent, result acknowledged) closes the item as `completed` or
@@ -39,12 +39,14 @@
 //!
 //! # Durability
 //!
-//! Every write is one [`store::Store::commit`]: a log record holding the
+//! Every write is one [`store::Store::commit`]: a log record containing the
 //! whole change, flushed before the call returns (many concurrent callers
-//! share one flush), then projected into the trees. A crash between the
-//! flush and the projection is repaired on the next open by replaying the
-//! log. Nothing is routed before it is durable, and an item whose routing
-//! fails is kept as a dead letter until it is retried.
+//! share one flush), then projected into the trees. Items waiting for
+//! routing are kept in memory until routed, because routing writes them
+//! again a moment later. A crash before the projection is repaired on the
+//! next open by replaying the log. Nothing is routed before it is durable,
+//! and an item whose routing fails is kept as a dead letter until it is
+//! retried.
 
 pub mod actions;
 pub mod clock;
@@ -58,7 +60,10 @@ pub mod worklist;
 
 pub use actions::Reassignment;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, IngestMode, IngestOptions, IngestReport, RouteReport};
+pub use engine::{
+    Engine, IngestMode, IngestOptions, IngestReport, MAX_EXTERNAL_ID_BYTES, MAX_TITLE_BYTES,
+    ROUTE_BATCH, RouteReport,
+};
 pub use error::{EngineError, StoreError};
 pub use model::{Item, ItemId, ItemStatus, PolicyRef};
 pub use router::{RouteOutcome, Router, RouterError};

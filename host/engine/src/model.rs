@@ -147,7 +147,7 @@ impl fmt::Display for PolicyRef {
     }
 }
 
-/// Who owns an item and why.
+/// The owner of an item and the reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     /// Role pool, a role the site's roster defines.
@@ -171,7 +171,7 @@ pub struct Owner {
     pub routed_at: Timestamp,
 }
 
-/// What happened to an item in one history entry.
+/// The kind of change one history entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -248,10 +248,10 @@ pub struct HistoryEntry {
     pub detail: String,
 }
 
-/// Why routing an item failed, kept while it is a dead letter.
+/// The cause of a routing failure, kept while the item is a dead letter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteFailure {
-    /// What kind of failure.
+    /// The class of failure.
     pub kind: FailureKind,
     /// The policy's or the engine's message.
     pub message: String,
@@ -450,7 +450,7 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// What became of a plugin load.
+/// The result of a plugin load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivationOutcome {
@@ -474,7 +474,7 @@ pub struct Activation {
     pub site: Option<String>,
     /// The plugin.
     pub plugin: PolicyRef,
-    /// What became of it.
+    /// The result.
     pub outcome: ActivationOutcome,
     /// Why, for a rejection or rollback.
     pub message: String,

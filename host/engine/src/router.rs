@@ -1,11 +1,12 @@
-//! The routing boundary: the engine asks a [`Router`] who owns each item,
-//! and the host implements it by calling the site's policy plugin.
+//! The routing boundary: the engine calls a [`Router`] to decide who owns
+//! each item, and the host implements it by calling the site's policy
+//! plugin.
 
 use switchboard_sdk::{Assignment, RouteContext, RouteError, RouteItem, Site};
 
 use crate::model::PolicyRef;
 
-/// What a policy decided for one batch.
+/// A policy's decisions for one batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteOutcome {
     /// The policy that was called, recorded with every assignment.

@@ -31,7 +31,7 @@ impl OwnerRef {
     }
 }
 
-/// Which items of a worklist to return. Empty fields match everything.
+/// A filter on worklist items. Empty fields match everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorklistFilter {
     /// Only this kind of work.

@@ -27,7 +27,13 @@ fn claim_start_complete() {
     let actions: Vec<Action> = completed.history.iter().map(|h| h.action).collect();
     assert_eq!(
         actions,
-        vec![Action::Received, Action::Routed, Action::Claimed, Action::Started, Action::Completed]
+        vec![
+            Action::Received,
+            Action::Routed,
+            Action::Claimed,
+            Action::Started,
+            Action::Completed
+        ]
     );
     assert_eq!(completed.history[4].actor, "ma-lund");
     assert_eq!(completed, fx.engine.item(SITE, id).unwrap());
@@ -46,7 +52,10 @@ fn claim_of_completed_names_both_states() {
         EngineError::InvalidTransition { status: ItemStatus::Completed, ref expected, .. }
             if expected == &vec![ItemStatus::Ready]
     ));
-    assert_eq!(error.to_string(), format!("cannot claim item {id}: it is completed, expected ready"));
+    assert_eq!(
+        error.to_string(),
+        format!("cannot claim item {id}: it is completed, expected ready")
+    );
 }
 
 #[test]
@@ -56,7 +65,10 @@ fn start_before_claim_is_rejected() {
 
     let error = fx.engine.start(SITE, id, "ma-lund").unwrap_err();
 
-    assert_eq!(error.to_string(), format!("cannot start item {id}: it is ready, expected accepted"));
+    assert_eq!(
+        error.to_string(),
+        format!("cannot start item {id}: it is ready, expected accepted")
+    );
 }
 
 #[test]
@@ -142,7 +154,10 @@ fn reassign_moves_owner_with_reason() {
     assert_eq!(item.person(), Some("rn-vega"));
     assert_eq!(entry.action, Action::Reassigned);
     assert_eq!(entry.actor, "dr-ng");
-    assert_eq!(entry.detail, "from ma / ma-lund to rn / rn-vega: needs a dose check");
+    assert_eq!(
+        entry.detail,
+        "from ma / ma-lund to rn / rn-vega: needs a dose check"
+    );
     assert_eq!(item.owner.as_ref().unwrap().policy, None);
 }
 
@@ -167,9 +182,15 @@ fn reassign_needs_reason_and_valid_owner() {
     };
 
     let errors = [
-        fx.engine.reassign(SITE, id, "dr-ng", &no_reason).unwrap_err(),
-        fx.engine.reassign(SITE, id, "dr-ng", &wrong_role).unwrap_err(),
-        fx.engine.reassign(SITE, id, "dr-ng", &unknown_role).unwrap_err(),
+        fx.engine
+            .reassign(SITE, id, "dr-ng", &no_reason)
+            .unwrap_err(),
+        fx.engine
+            .reassign(SITE, id, "dr-ng", &wrong_role)
+            .unwrap_err(),
+        fx.engine
+            .reassign(SITE, id, "dr-ng", &unknown_role)
+            .unwrap_err(),
     ];
 
     assert!(matches!(errors[0], EngineError::InvalidRequest(_)));
@@ -207,7 +228,10 @@ fn cancel_needs_reason_and_ends_item() {
     let id = routed_refill(&fx);
 
     let no_reason = fx.engine.cancel(SITE, id, "dr-ng", "").unwrap_err();
-    let item = fx.engine.cancel(SITE, id, "dr-ng", "duplicate request").unwrap();
+    let item = fx
+        .engine
+        .cancel(SITE, id, "dr-ng", "duplicate request")
+        .unwrap();
     let again = fx.engine.cancel(SITE, id, "dr-ng", "again").unwrap_err();
 
     assert!(matches!(no_reason, EngineError::InvalidRequest(_)));
@@ -215,7 +239,9 @@ fn cancel_needs_reason_and_ends_item() {
     assert_eq!(item.history.last().unwrap().detail, "duplicate request");
     assert_eq!(
         again.to_string(),
-        format!("cannot cancel item {id}: it is cancelled, expected received, ready, accepted or in-progress")
+        format!(
+            "cannot cancel item {id}: it is cancelled, expected received, ready, accepted or in-progress"
+        )
     );
 }
 
@@ -250,8 +276,16 @@ fn concurrent_claims_have_one_winner() {
 
     let winners = outcomes.iter().filter(|o| o.is_ok()).count();
     let item = fx.engine.item(SITE, id).unwrap();
-    let claims = item.history.iter().filter(|h| h.action == Action::Claimed).count();
+    let claims = item
+        .history
+        .iter()
+        .filter(|h| h.action == Action::Claimed)
+        .count();
     assert_eq!(winners, 1);
     assert_eq!(claims, 1);
-    assert!(outcomes.iter().any(|o| matches!(o, Err(EngineError::InvalidTransition { .. }))));
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(EngineError::InvalidTransition { .. })))
+    );
 }

@@ -97,8 +97,18 @@ fn flag_change_after_claim_reroutes() {
     assert_eq!(report.rerouted, 1);
     assert_eq!(pending_after_ingest.status, ItemStatus::Received);
     assert_eq!(reroute.actor, EHR_ACTOR);
-    assert!(reroute.detail.contains("result flag changed from normal to critical"), "{}", reroute.detail);
-    assert!(reroute.detail.contains("rn / rn-vega"), "{}", reroute.detail);
+    assert!(
+        reroute
+            .detail
+            .contains("result flag changed from normal to critical"),
+        "{}",
+        reroute.detail
+    );
+    assert!(
+        reroute.detail.contains("rn / rn-vega"),
+        "{}",
+        reroute.detail
+    );
     assert_eq!(item.status, ItemStatus::Ready);
     assert_eq!(item.role(), Some("physician"));
     assert_eq!(item.person(), Some("dr-ng"));
@@ -163,10 +173,17 @@ fn already_done_item_is_stored_closed() {
 
     let report = fx.ingest(vec![signed]);
 
-    let (id, _) = fx.store.find_source(SITE, CONNECTOR, "rx-5").unwrap().unwrap();
+    let (id, _) = fx
+        .store
+        .find_source(SITE, CONNECTOR, "rx-5")
+        .unwrap()
+        .unwrap();
     assert_eq!(report.new, 1);
     assert!(report.pending.is_empty());
-    assert_eq!(fx.engine.item(SITE, id).unwrap().status, ItemStatus::Completed);
+    assert_eq!(
+        fx.engine.item(SITE, id).unwrap().status,
+        ItemStatus::Completed
+    );
 }
 
 #[test]
@@ -184,7 +201,11 @@ fn backfill_is_stored_not_routed() {
     let report = fx.engine.ingest(SITE, CONNECTOR, batch, options).unwrap();
     let routing = fx.engine.route_pending(SITE).unwrap();
 
-    let (id, _) = fx.store.find_source(SITE, CONNECTOR, "old-1").unwrap().unwrap();
+    let (id, _) = fx
+        .store
+        .find_source(SITE, CONNECTOR, "old-1")
+        .unwrap()
+        .unwrap();
     let item = fx.engine.item(SITE, id).unwrap();
     assert_eq!(report.new, 1);
     assert!(report.pending.is_empty());
@@ -223,7 +244,10 @@ fn same_id_from_two_connectors_is_two_items() {
     };
 
     let first = fx.ingest(vec![refill("rx-1", 1)]);
-    let second = fx.engine.ingest(SITE, "hl7-feed", batch, IngestOptions::default()).unwrap();
+    let second = fx
+        .engine
+        .ingest(SITE, "hl7-feed", batch, IngestOptions::default())
+        .unwrap();
 
     assert_eq!(first.new, 1);
     assert_eq!(second.new, 1);
@@ -246,7 +270,10 @@ fn invalid_items_are_rejected() {
         ..Batch::default()
     };
 
-    let report = fx.engine.ingest(SITE, CONNECTOR, batch, IngestOptions::default()).unwrap();
+    let report = fx
+        .engine
+        .ingest(SITE, CONNECTOR, batch, IngestOptions::default())
+        .unwrap();
 
     assert_eq!(report.new, 1);
     assert_eq!(report.rejects.len(), 3);
@@ -262,10 +289,17 @@ fn unknown_site_is_an_error() {
 
     let error = fx
         .engine
-        .ingest("nowhere", CONNECTOR, Batch::default(), IngestOptions::default())
+        .ingest(
+            "nowhere",
+            CONNECTOR,
+            Batch::default(),
+            IngestOptions::default(),
+        )
         .unwrap_err();
 
-    assert!(matches!(error, switchboard_engine::EngineError::UnknownSite { ref site } if site == "nowhere"));
+    assert!(
+        matches!(error, switchboard_engine::EngineError::UnknownSite { ref site } if site == "nowhere")
+    );
 }
 
 #[test]
@@ -294,5 +328,32 @@ fn events_and_cursor_are_stored() {
     assert_eq!(report.events, 2);
     assert_eq!(events.len(), 1, "a redelivered event replaces its copy");
     assert_eq!(events[0].event, Event::Chart(chart));
-    assert_eq!(fx.engine.cursor(SITE, CONNECTOR).unwrap().as_deref(), Some("page-7"));
+    let json = serde_json::to_string(&events[0]).unwrap();
+    assert!(json.contains("\"event\":\"chart\""), "{json}");
+    assert_eq!(
+        serde_json::from_str::<switchboard_engine::model::StoredEvent>(&json).unwrap(),
+        events[0]
+    );
+    assert_eq!(
+        fx.engine.cursor(SITE, CONNECTOR).unwrap().as_deref(),
+        Some("page-7")
+    );
+}
+
+#[test]
+fn item_json_uses_rfc3339_times() {
+    let fx = Fixture::new();
+    let ids = fx.ingest_routed(vec![with_due(refill("rx-1", 1), 30)]);
+    let item = fx.engine.item(SITE, ids[0]).unwrap();
+
+    let json = serde_json::to_string(&item).unwrap();
+    let back: switchboard_engine::Item = serde_json::from_str(&json).unwrap();
+
+    assert!(
+        json.contains("\"created\":\"2026-03-09T15:00:00Z\""),
+        "{json}"
+    );
+    assert!(json.contains("\"due\":\"2026-03-09T15:30:00Z\""), "{json}");
+    assert!(json.contains("\"status\":\"ready\""), "{json}");
+    assert_eq!(back, item);
 }

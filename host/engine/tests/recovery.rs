@@ -19,7 +19,9 @@ fn db_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
 #[test]
 fn pending_items_resume_after_reopen() {
     let fx = Fixture::new();
-    let ids = fx.ingest(vec![refill("rx-1", 1), refill("rx-2", 1)]).pending;
+    let ids = fx
+        .ingest(vec![refill("rx-1", 1), refill("rx-2", 1)])
+        .pending;
     let dir = fx.close();
 
     let (engine, _store) = reopen(&dir, Arc::new(TableRouter::default()));
@@ -43,7 +45,10 @@ fn ids_continue_after_reopen() {
         items: vec![refill("rx-2", 1)],
         ..Batch::default()
     };
-    let second = engine.ingest(SITE, CONNECTOR, batch, IngestOptions::default()).unwrap().pending[0];
+    let second = engine
+        .ingest(SITE, CONNECTOR, batch, IngestOptions::default())
+        .unwrap()
+        .pending[0];
 
     assert!(second > first, "{second} should follow {first}");
 }
@@ -59,7 +64,10 @@ fn unapplied_log_is_replayed_on_open() {
         let raw = sled::open(db_path(&dir)).unwrap();
         raw.open_tree("items").unwrap().clear().unwrap();
         raw.open_tree("worklist").unwrap().clear().unwrap();
-        raw.open_tree("meta").unwrap().insert("applied", &0u64.to_be_bytes()).unwrap();
+        raw.open_tree("meta")
+            .unwrap()
+            .insert("applied", &0u64.to_be_bytes())
+            .unwrap();
         raw.flush().unwrap();
     }
 
@@ -83,13 +91,17 @@ fn group_commit_keeps_every_batch() {
             let engine = fx.engine.clone();
             scope.spawn(move || {
                 for batch in 0..BATCHES {
-                    let items = (0..ITEMS).map(|i| refill(&format!("t{thread}-b{batch}-i{i}"), 1)).collect();
+                    let items = (0..ITEMS)
+                        .map(|i| refill(&format!("t{thread}-b{batch}-i{i}"), 1))
+                        .collect();
                     let batch = Batch {
                         items,
                         ..Batch::default()
                     };
                     let connector = format!("feed-{thread}");
-                    let report = engine.ingest(SITE, &connector, batch, IngestOptions::default()).unwrap();
+                    let report = engine
+                        .ingest(SITE, &connector, batch, IngestOptions::default())
+                        .unwrap();
                     assert_eq!(report.new as usize, ITEMS);
                 }
             });
@@ -104,7 +116,11 @@ fn group_commit_keeps_every_batch() {
         for batch in 0..BATCHES {
             for i in 0..ITEMS {
                 let id = format!("t{thread}-b{batch}-i{i}");
-                if store.find_source(SITE, &format!("feed-{thread}"), &id).unwrap().is_none() {
+                if store
+                    .find_source(SITE, &format!("feed-{thread}"), &id)
+                    .unwrap()
+                    .is_none()
+                {
                     missing.push(id);
                 }
             }
@@ -142,7 +158,10 @@ fn verify_finds_corruption_and_rebuild_fixes_it() {
         let worklist = raw.open_tree("worklist").unwrap();
         let first = worklist.first().unwrap().unwrap().0;
         worklist.remove(first).unwrap();
-        raw.open_tree("pending").unwrap().insert(b"bogus", &[]).unwrap();
+        raw.open_tree("pending")
+            .unwrap()
+            .insert(b"bogus", &[])
+            .unwrap();
         let items = raw.open_tree("items").unwrap();
         let key = ids[1].0.to_be_bytes();
         let mut value = items.get(key).unwrap().unwrap().to_vec();
@@ -157,10 +176,23 @@ fn verify_finds_corruption_and_rebuild_fixes_it() {
     let rebuilt = engine.rebuild().unwrap();
     let repaired = engine.verify().unwrap();
 
-    let kinds: Vec<(String, MismatchKind)> = damaged.mismatches.iter().map(|m| (m.tree.clone(), m.problem)).collect();
-    assert!(kinds.contains(&("items".to_string(), MismatchKind::Different)), "{kinds:?}");
-    assert!(kinds.contains(&("worklist".to_string(), MismatchKind::Missing)), "{kinds:?}");
-    assert!(kinds.contains(&("pending".to_string(), MismatchKind::Unexpected)), "{kinds:?}");
+    let kinds: Vec<(String, MismatchKind)> = damaged
+        .mismatches
+        .iter()
+        .map(|m| (m.tree.clone(), m.problem))
+        .collect();
+    assert!(
+        kinds.contains(&("items".to_string(), MismatchKind::Different)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("worklist".to_string(), MismatchKind::Missing)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("pending".to_string(), MismatchKind::Unexpected)),
+        "{kinds:?}"
+    );
     assert_eq!(rebuilt.items, 2);
     assert!(repaired.is_healthy(), "{:?}", repaired.mismatches);
     let page = engine.worklist(&WorklistQuery::role(SITE, "ma")).unwrap();
@@ -174,7 +206,10 @@ fn unknown_schema_version_is_rejected() {
     let dir = fx.close();
     {
         let raw = sled::open(db_path(&dir)).unwrap();
-        raw.open_tree("meta").unwrap().insert("schema", &99u32.to_be_bytes()).unwrap();
+        raw.open_tree("meta")
+            .unwrap()
+            .insert("schema", &99u32.to_be_bytes())
+            .unwrap();
         raw.flush().unwrap();
     }
 
@@ -186,7 +221,10 @@ fn unknown_schema_version_is_rejected() {
     );
     let message = error.to_string();
     assert!(message.contains("schema version 99"), "{message}");
-    assert!(message.contains(&format!("reads version {SCHEMA_VERSION}")), "{message}");
+    assert!(
+        message.contains(&format!("reads version {SCHEMA_VERSION}")),
+        "{message}"
+    );
 }
 
 #[test]
@@ -223,7 +261,10 @@ fn other_sled_database_is_rejected() {
 
     let error = SledStore::open(dir.path()).unwrap_err();
 
-    assert!(matches!(error, StoreError::NotADatabase { ref reason, .. } if reason.contains("schema")), "{error}");
+    assert!(
+        matches!(error, StoreError::NotADatabase { ref reason, .. } if reason.contains("schema")),
+        "{error}"
+    );
 }
 
 #[test]
@@ -274,9 +315,17 @@ fn kv_limits_and_round_trip() {
     let fx = Fixture::new();
     let long_key = "k".repeat(257);
 
-    fx.engine.kv_set(SITE, "table", "last-run", b"42".to_vec()).unwrap();
-    let too_long = fx.engine.kv_set(SITE, "table", &long_key, Vec::new()).unwrap_err();
-    let too_big = fx.engine.kv_set(SITE, "table", "big", vec![0; 64 * 1024 + 1]).unwrap_err();
+    fx.engine
+        .kv_set(SITE, "table", "last-run", b"42".to_vec())
+        .unwrap();
+    let too_long = fx
+        .engine
+        .kv_set(SITE, "table", &long_key, Vec::new())
+        .unwrap_err();
+    let too_big = fx
+        .engine
+        .kv_set(SITE, "table", "big", vec![0; 64 * 1024 + 1])
+        .unwrap_err();
     let other_plugin = fx.engine.kv_get(SITE, "nudges", "last-run").unwrap();
     let stored = fx.engine.kv_get(SITE, "table", "last-run").unwrap();
     fx.engine.kv_delete(SITE, "table", "last-run").unwrap();
@@ -284,8 +333,14 @@ fn kv_limits_and_round_trip() {
     assert_eq!(stored, Some(b"42".to_vec()));
     assert_eq!(other_plugin, None);
     assert_eq!(fx.engine.kv_get(SITE, "table", "last-run").unwrap(), None);
-    assert!(matches!(too_long, switchboard_engine::EngineError::Store(StoreError::TooLarge { what: "key", .. })));
-    assert!(matches!(too_big, switchboard_engine::EngineError::Store(StoreError::TooLarge { what: "value", .. })));
+    assert!(matches!(
+        too_long,
+        switchboard_engine::EngineError::Store(StoreError::TooLarge { what: "key", .. })
+    ));
+    assert!(matches!(
+        too_big,
+        switchboard_engine::EngineError::Store(StoreError::TooLarge { what: "value", .. })
+    ));
 }
 
 #[test]
@@ -322,10 +377,15 @@ fn activation_is_audited() {
         message: String::new(),
     };
 
-    fx.engine.record_activation(activation.clone(), "reload").unwrap();
+    fx.engine
+        .record_activation(activation.clone(), "reload")
+        .unwrap();
 
     let audit = fx.engine.audit(Some(SITE), 10).unwrap();
-    assert_eq!(fx.engine.activations(Some(SITE), 10).unwrap(), vec![activation]);
+    assert_eq!(
+        fx.engine.activations(Some(SITE), 10).unwrap(),
+        vec![activation]
+    );
     assert_eq!(audit[0].action, "plugin.activate");
     assert_eq!(audit[0].target, "table@1.2.0");
     assert_eq!(audit[0].actor, "reload");
@@ -344,7 +404,10 @@ fn metric_snapshots_by_date_range() {
         fx.engine.put_metric_snapshot(snapshot).unwrap();
     }
 
-    let range = fx.engine.metric_snapshots(SITE, "2026-03-02", "2026-03-03").unwrap();
+    let range = fx
+        .engine
+        .metric_snapshots(SITE, "2026-03-02", "2026-03-03")
+        .unwrap();
 
     let dates: Vec<&str> = range.iter().map(|s| s.date.as_str()).collect();
     assert_eq!(dates, vec!["2026-03-02", "2026-03-03"]);
@@ -379,7 +442,10 @@ fn damaged_middle_never_panics() {
             Err(error) => println!("damage at 1/{fraction}: {error}"),
             Ok(store) => {
                 let report = store.verify().expect("a store that opened can be verified");
-                println!("damage at 1/{fraction}: opened, {} mismatches", report.mismatch_count);
+                println!(
+                    "damage at 1/{fraction}: opened, {} mismatches",
+                    report.mismatch_count
+                );
             }
         }
     }

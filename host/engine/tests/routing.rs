@@ -77,7 +77,10 @@ fn route_error_becomes_dead_letter() {
     assert_eq!(letters[0].failure.kind, FailureKind::NoMatch);
     assert_eq!(letters[0].failure.attempts, 1);
     assert_eq!(stored.status, ItemStatus::Received);
-    assert!(fx.engine.pending(SITE, 10).unwrap().is_empty(), "dead letters wait for a retry");
+    assert!(
+        fx.engine.pending(SITE, 10).unwrap().is_empty(),
+        "dead letters wait for a retry"
+    );
     assert_eq!(fx.engine.counts(SITE).unwrap().dead_letters, 1);
 }
 
@@ -85,16 +88,35 @@ fn route_error_becomes_dead_letter() {
 fn unknown_role_or_person_is_dead_letter() {
     let fx = Fixture::new();
     let bad_role = with_attribute(refill("rx-3", 1), "role", "pharmacist");
-    let bad_person = with_attribute(with_attribute(refill("rx-4", 1), "role", "ma"), "person", "rn-ito");
+    let bad_person = with_attribute(
+        with_attribute(refill("rx-4", 1), "role", "ma"),
+        "person",
+        "rn-ito",
+    );
 
     fx.ingest(vec![bad_role, bad_person]);
     fx.engine.route_pending(SITE).unwrap();
 
     let letters = fx.engine.dead_letters(Some(SITE)).unwrap();
     assert_eq!(letters.len(), 2);
-    assert!(letters.iter().all(|l| l.failure.kind == FailureKind::InvalidAssignment));
-    assert!(letters[0].failure.message.contains("\"pharmacist\""), "{}", letters[0].failure.message);
-    assert!(letters[1].failure.message.contains("which they do not hold"), "{}", letters[1].failure.message);
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.failure.kind == FailureKind::InvalidAssignment)
+    );
+    assert!(
+        letters[0].failure.message.contains("\"pharmacist\""),
+        "{}",
+        letters[0].failure.message
+    );
+    assert!(
+        letters[1]
+            .failure
+            .message
+            .contains("which they do not hold"),
+        "{}",
+        letters[1].failure.message
+    );
 }
 
 #[test]
@@ -103,14 +125,25 @@ fn whole_call_failure_keeps_every_item() {
     router.broken.store(true, Ordering::SeqCst);
     let fx = Fixture::with_router(router.clone());
 
-    fx.ingest(vec![refill("rx-5", 1), refill("rx-6", 1), refill("rx-7", 1)]);
+    fx.ingest(vec![
+        refill("rx-5", 1),
+        refill("rx-6", 1),
+        refill("rx-7", 1),
+    ]);
     let report = fx.engine.route_pending(SITE).unwrap();
 
     let letters = fx.engine.dead_letters(Some(SITE)).unwrap();
     assert_eq!(report.dead_lettered, 3);
-    assert_eq!(report.failure.as_deref(), Some("policy trapped: unreachable executed"));
+    assert_eq!(
+        report.failure.as_deref(),
+        Some("policy trapped: unreachable executed")
+    );
     assert_eq!(letters.len(), 3);
-    assert!(letters.iter().all(|l| l.failure.kind == FailureKind::PolicyFailed));
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.failure.kind == FailureKind::PolicyFailed)
+    );
 }
 
 #[test]
@@ -118,9 +151,13 @@ fn retry_after_fix_routes_dead_letters() {
     let router = Arc::new(FlakyRouter::default());
     router.broken.store(true, Ordering::SeqCst);
     let fx = Fixture::with_router(router.clone());
-    let ids = fx.ingest(vec![refill("rx-8", 1), refill("rx-9", 1)]).pending;
+    let ids = fx
+        .ingest(vec![refill("rx-8", 1), refill("rx-9", 1)])
+        .pending;
     fx.engine.route_pending(SITE).unwrap();
-    fx.engine.retry_dead_letters(SITE, Some(&ids[..1]), "admin").unwrap();
+    fx.engine
+        .retry_dead_letters(SITE, Some(&ids[..1]), "admin")
+        .unwrap();
     let still_broken = fx.engine.item(SITE, ids[0]).unwrap();
 
     router.broken.store(false, Ordering::SeqCst);
@@ -133,7 +170,11 @@ fn retry_after_fix_routes_dead_letters() {
     assert!(fx.engine.dead_letters(Some(SITE)).unwrap().is_empty());
     assert_eq!(item.status, ItemStatus::Ready);
     assert_eq!(item.failure, None);
-    let retries = item.history.iter().filter(|h| h.action == Action::Retried).count();
+    let retries = item
+        .history
+        .iter()
+        .filter(|h| h.action == Action::Retried)
+        .count();
     assert_eq!(retries, 2);
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[0].action, "dead-letter.retry");
@@ -142,7 +183,9 @@ fn retry_after_fix_routes_dead_letters() {
 #[test]
 fn dead_letter_routed_by_hand() {
     let fx = Fixture::new();
-    let ids = fx.ingest(vec![with_attribute(refill("rx-10", 1), "fail", "no-match")]).pending;
+    let ids = fx
+        .ingest(vec![with_attribute(refill("rx-10", 1), "fail", "no-match")])
+        .pending;
     fx.engine.route_pending(SITE).unwrap();
     let to = Reassignment {
         role: "ma".into(),
@@ -160,7 +203,12 @@ fn dead_letter_routed_by_hand() {
 struct ShortRouter;
 
 impl Router for ShortRouter {
-    fn route(&self, _: &Site, items: &[RouteItem], _: &RouteContext) -> Result<RouteOutcome, RouterError> {
+    fn route(
+        &self,
+        _: &Site,
+        items: &[RouteItem],
+        _: &RouteContext,
+    ) -> Result<RouteOutcome, RouterError> {
         let one = Assignment {
             role: "ma".into(),
             person: None,
@@ -185,7 +233,12 @@ fn wrong_result_count_is_whole_failure() {
 
     assert_eq!(report.routed, 0);
     assert_eq!(report.dead_lettered, 2);
-    assert!(report.failure.unwrap().contains("returned 1 results for 2 items"));
+    assert!(
+        report
+            .failure
+            .unwrap()
+            .contains("returned 1 results for 2 items")
+    );
 }
 
 #[test]
@@ -200,4 +253,27 @@ fn large_backlog_routes_in_batches() {
     assert_eq!(report.routed, 600);
     assert_eq!(router.calls.load(Ordering::SeqCst), 3);
     assert_eq!(fx.engine.counts(SITE).unwrap().pending, 0);
+}
+
+#[test]
+fn backlog_beyond_deferral_limit() {
+    // More pending items than the store keeps in memory, so the oldest are
+    // written to the trees as pending before they are routed.
+    let fx = Fixture::new();
+    for chunk in 0..21 {
+        let items = (0..1000)
+            .map(|i| refill(&format!("rx-{chunk}-{i}"), 1))
+            .collect();
+        fx.ingest(items);
+    }
+    let before = fx.engine.counts(SITE).unwrap();
+
+    let report = fx.engine.route_pending(SITE).unwrap();
+
+    let after = fx.engine.counts(SITE).unwrap();
+    assert_eq!(before.pending, 21_000);
+    assert_eq!(report.routed, 21_000);
+    assert_eq!(after.pending, 0);
+    assert_eq!(after.roles[0].1.ready, 21_000);
+    assert!(fx.engine.verify().unwrap().is_healthy());
 }

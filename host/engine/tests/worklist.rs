@@ -8,7 +8,10 @@ use switchboard_engine::{EngineError, ItemStatus, WorklistQuery};
 use switchboard_sdk::{Category, Priority, ResultFlag};
 
 fn titles(page: &switchboard_engine::WorklistPage) -> Vec<String> {
-    page.items.iter().map(|i| i.source.external_id.clone()).collect()
+    page.items
+        .iter()
+        .map(|i| i.source.external_id.clone())
+        .collect()
 }
 
 #[test]
@@ -24,9 +27,15 @@ fn sorted_by_due_then_priority() {
         with_due(refill("d-early", 1), 30),
     ]);
 
-    let page = fx.engine.worklist(&WorklistQuery::role(SITE, "ma")).unwrap();
+    let page = fx
+        .engine
+        .worklist(&WorklistQuery::role(SITE, "ma"))
+        .unwrap();
 
-    assert_eq!(titles(&page), vec!["d-early", "b-stat", "a-routine", "c-late", "e-no-due"]);
+    assert_eq!(
+        titles(&page),
+        vec!["d-early", "b-stat", "a-routine", "c-late", "e-no-due"]
+    );
     assert_eq!(page.next, None);
 }
 
@@ -36,8 +45,14 @@ fn person_worklist_holds_claimed_items() {
     let ids = fx.ingest_routed(vec![refill("rx-1", 1), refill("rx-2", 1)]);
     fx.engine.claim(SITE, ids[1], "ma-reyes").unwrap();
 
-    let mine = fx.engine.worklist(&WorklistQuery::person(SITE, "ma-reyes")).unwrap();
-    let pool = fx.engine.worklist(&WorklistQuery::role(SITE, "ma")).unwrap();
+    let mine = fx
+        .engine
+        .worklist(&WorklistQuery::person(SITE, "ma-reyes"))
+        .unwrap();
+    let pool = fx
+        .engine
+        .worklist(&WorklistQuery::role(SITE, "ma"))
+        .unwrap();
 
     assert_eq!(titles(&mine), vec!["rx-2"]);
     assert_eq!(pool.items.len(), 2);
@@ -47,7 +62,11 @@ fn person_worklist_holds_claimed_items() {
 fn filters_by_status_category_overdue() {
     let fx = Fixture::new();
     let ids = fx.ingest_routed(vec![
-        with_attribute(with_due(result("lab-1", 1, ResultFlag::Normal), 10), "role", "ma"),
+        with_attribute(
+            with_due(result("lab-1", 1, ResultFlag::Normal), 10),
+            "role",
+            "ma",
+        ),
         with_due(refill("rx-1", 1), -10),
         with_due(refill("rx-2", 1), 50),
     ]);
@@ -61,15 +80,26 @@ fn filters_by_status_category_overdue() {
     let mut overdue = WorklistQuery::role(SITE, "ma");
     overdue.filter.overdue = true;
 
-    assert_eq!(titles(&fx.engine.worklist(&by_status).unwrap()), vec!["rx-2"]);
-    assert_eq!(titles(&fx.engine.worklist(&by_category).unwrap()), vec!["lab-1"]);
-    assert_eq!(titles(&fx.engine.worklist(&overdue).unwrap()), vec!["rx-1", "lab-1"]);
+    assert_eq!(
+        titles(&fx.engine.worklist(&by_status).unwrap()),
+        vec!["rx-2"]
+    );
+    assert_eq!(
+        titles(&fx.engine.worklist(&by_category).unwrap()),
+        vec!["lab-1"]
+    );
+    assert_eq!(
+        titles(&fx.engine.worklist(&overdue).unwrap()),
+        vec!["rx-1", "lab-1"]
+    );
 }
 
 #[test]
 fn cursor_pages_through_everything() {
     let fx = Fixture::new();
-    let items = (0..25).map(|i| with_due(refill(&format!("rx-{i:02}"), 1), i)).collect();
+    let items = (0..25)
+        .map(|i| with_due(refill(&format!("rx-{i:02}"), 1), i))
+        .collect();
     fx.ingest_routed(items);
     let mut query = WorklistQuery::role(SITE, "ma");
     query.limit = 10;
@@ -123,7 +153,10 @@ fn counts_per_role_and_person() {
     ]);
     fx.engine.claim(SITE, ids[0], "ma-lund").unwrap();
     fx.engine.start(SITE, ids[0], "ma-lund").unwrap();
-    fx.ingest(vec![with_attribute(refill("rx-3", 1), "fail", "no-match"), refill("rx-4", 1)]);
+    fx.ingest(vec![
+        with_attribute(refill("rx-3", 1), "fail", "no-match"),
+        refill("rx-4", 1),
+    ]);
     fx.engine.route_pending(SITE).unwrap();
     fx.ingest(vec![refill("rx-5", 1)]);
 
@@ -144,8 +177,20 @@ fn counts_per_role_and_person() {
         overdue: 1,
         ..OwnerCount::default()
     };
-    assert_eq!(counts.roles, vec![("ma".to_string(), ma), ("physician".to_string(), physician.clone())]);
-    assert_eq!(counts.people, vec![("dr-ng".to_string(), physician), ("ma-lund".to_string(), lund)]);
+    assert_eq!(
+        counts.roles,
+        vec![
+            ("ma".to_string(), ma),
+            ("physician".to_string(), physician.clone())
+        ]
+    );
+    assert_eq!(
+        counts.people,
+        vec![
+            ("dr-ng".to_string(), physician),
+            ("ma-lund".to_string(), lund)
+        ]
+    );
     assert_eq!(counts.pending, 1);
     assert_eq!(counts.dead_letters, 1);
 }

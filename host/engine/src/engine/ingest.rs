@@ -13,11 +13,11 @@ use crate::error::EngineError;
 use crate::model::{Action, EHR_ACTOR, Item, ItemId, ItemStatus, Source, StoredEvent};
 use crate::store::{Expect, Mutation};
 
-/// The longest external id accepted, in bytes.
+/// Maximum external id length in bytes.
 pub const MAX_EXTERNAL_ID_BYTES: usize = 1024;
 
-/// The longest title accepted, in bytes. Titles are labels such as a test
-/// name; anything longer is likely note text sent by mistake.
+/// Maximum title length in bytes. Titles are labels such as a test name,
+/// so anything longer is likely note text sent by mistake.
 pub const MAX_TITLE_BYTES: usize = 512;
 
 /// Whether a batch is live work or history.
@@ -42,7 +42,7 @@ pub struct IngestOptions {
     pub cursor: Option<String>,
 }
 
-/// What an ingest call did. `new + updated + duplicate + stale + closed +
+/// The outcome of an ingest call. `new + updated + duplicate + stale + closed +
 /// reopened + rerouted + rejects.len()` (from the engine's own checks)
 /// covers every item of the batch once.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +108,9 @@ impl Engine {
             ));
         }
 
-        let report = self.commit_with_retry("ingest", || self.plan_ingest(site, connector, &batch, &options))?;
+        let report = self.commit_with_retry("ingest", || {
+            self.plan_ingest(site, connector, &batch, &options)
+        })?;
         debug!(
             site,
             connector,
@@ -154,7 +156,14 @@ impl Engine {
             };
             let (item, expect, outcome) = match current {
                 None => {
-                    let item = new_item(self.inner.store.allocate_item_id(), site, connector, work, options.mode, now);
+                    let item = new_item(
+                        self.inner.store.allocate_item_id(),
+                        site,
+                        connector,
+                        work,
+                        options.mode,
+                        now,
+                    );
                     (item, Expect::New, Outcome::New)
                 }
                 Some((mut item, expect)) => {
@@ -176,7 +185,11 @@ impl Engine {
             }
         }
 
-        report.pending = planned.iter().filter(|(i, _)| i.is_pending()).map(|(i, _)| i.id).collect();
+        report.pending = planned
+            .iter()
+            .filter(|(i, _)| i.is_pending())
+            .map(|(i, _)| i.id)
+            .collect();
 
         let mut mutations: Vec<Mutation> = planned
             .into_iter()
@@ -204,8 +217,14 @@ impl Engine {
         Ok((mutations, report))
     }
 
-    /// The stored item of a source identity and the precondition to update it.
-    fn stored(&self, site: &str, connector: &str, external_id: &str) -> Result<Option<(Item, Expect)>, EngineError> {
+    /// Reads the stored item of a source identity and the precondition to
+    /// update it.
+    fn stored(
+        &self,
+        site: &str,
+        connector: &str,
+        external_id: &str,
+    ) -> Result<Option<(Item, Expect)>, EngineError> {
         let Some((id, _)) = self.inner.store.find_source(site, connector, external_id)? else {
             return Ok(None);
         };
@@ -229,7 +248,8 @@ fn count(report: &mut IngestReport, outcome: &Outcome) {
     *slot += 1;
 }
 
-/// The engine's own checks of a work item; the connector checks the rest.
+/// Checks what the engine itself requires of a work item. The connector
+/// checks the rest.
 fn check_work_item(index: usize, work: &WorkItem) -> Option<Reject> {
     let reject = |field: &str, message: String| Reject {
         location: format!("items[{index}]"),
@@ -237,24 +257,40 @@ fn check_work_item(index: usize, work: &WorkItem) -> Option<Reject> {
         message,
     };
     if work.external_id.is_empty() {
-        return Some(reject("external_id", "is empty; every item needs the EHR's stable id".into()));
+        return Some(reject(
+            "external_id",
+            "is empty; every item needs the EHR's stable id".into(),
+        ));
     }
     if work.external_id.len() > MAX_EXTERNAL_ID_BYTES {
         return Some(reject(
             "external_id",
-            format!("has {} bytes, over the limit of {MAX_EXTERNAL_ID_BYTES}", work.external_id.len()),
+            format!(
+                "has {} bytes, over the limit of {MAX_EXTERNAL_ID_BYTES}",
+                work.external_id.len()
+            ),
         ));
     }
     if work.title.len() > MAX_TITLE_BYTES {
         return Some(reject(
             "title",
-            format!("has {} bytes, over the limit of {MAX_TITLE_BYTES}; send a short label, never note text", work.title.len()),
+            format!(
+                "has {} bytes, over the limit of {MAX_TITLE_BYTES}; send a short label, never note text",
+                work.title.len()
+            ),
         ));
     }
     None
 }
 
-fn new_item(id: ItemId, site: &str, connector: &str, work: &WorkItem, mode: IngestMode, now: Timestamp) -> Item {
+fn new_item(
+    id: ItemId,
+    site: &str,
+    connector: &str,
+    work: &WorkItem,
+    mode: IngestMode,
+    now: Timestamp,
+) -> Item {
     let mut item = Item {
         id,
         site: site.to_string(),
@@ -286,7 +322,13 @@ fn new_item(id: ItemId, site: &str, connector: &str, work: &WorkItem, mode: Inge
         closed_at: None,
     };
     let detail = format!("version {} from connector {connector}", work.version);
-    item.record(now, EHR_ACTOR, Action::Received, ItemStatus::Received, detail);
+    item.record(
+        now,
+        EHR_ACTOR,
+        Action::Received,
+        ItemStatus::Received,
+        detail,
+    );
     close_if_done(&mut item, now);
     item
 }
@@ -299,7 +341,10 @@ fn close_if_done(item: &mut Item, now: Timestamp) -> bool {
         EhrState::Done => (Action::Completed, ItemStatus::Completed),
         EhrState::Cancelled => (Action::Cancelled, ItemStatus::Cancelled),
     };
-    let detail = format!("{} in the EHR as of version {}", status, item.source.version);
+    let detail = format!(
+        "{} in the EHR as of version {}",
+        status, item.source.version
+    );
     item.record(now, EHR_ACTOR, action, status, detail);
     true
 }
@@ -338,7 +383,13 @@ fn apply_version(item: &mut Item, work: &WorkItem, mode: IngestMode, now: Timest
         item.owner = None;
         item.failure = None;
         let detail = format!("version {} is open again in the EHR", work.version);
-        item.record(now, EHR_ACTOR, Action::Reopened, ItemStatus::Received, detail);
+        item.record(
+            now,
+            EHR_ACTOR,
+            Action::Reopened,
+            ItemStatus::Received,
+            detail,
+        );
         return Outcome::Reopened;
     }
 
@@ -354,8 +405,18 @@ fn apply_version(item: &mut Item, work: &WorkItem, mode: IngestMode, now: Timest
             },
             None => String::new(),
         };
-        let detail = format!("{} in version {}; routing again{previous}", changes.join(", "), work.version);
-        item.record(now, EHR_ACTOR, Action::Rerouted, ItemStatus::Received, detail);
+        let detail = format!(
+            "{} in version {}; routing again{previous}",
+            changes.join(", "),
+            work.version
+        );
+        item.record(
+            now,
+            EHR_ACTOR,
+            Action::Rerouted,
+            ItemStatus::Received,
+            detail,
+        );
         return Outcome::Rerouted;
     }
 
@@ -366,14 +427,20 @@ fn apply_version(item: &mut Item, work: &WorkItem, mode: IngestMode, now: Timest
     Outcome::Updated
 }
 
-/// What changed in the fields routing depends on, for the history.
+/// Describes changes to the fields routing depends on, for the history.
 fn routing_changes(item: &Item, work: &WorkItem) -> Vec<String> {
     let mut changes = Vec::new();
     if item.category != work.category {
-        changes.push(format!("category changed from {} to {}", item.category, work.category));
+        changes.push(format!(
+            "category changed from {} to {}",
+            item.category, work.category
+        ));
     }
     if item.flag != work.flag {
-        changes.push(format!("result flag changed from {} to {}", item.flag, work.flag));
+        changes.push(format!(
+            "result flag changed from {} to {}",
+            item.flag, work.flag
+        ));
     }
     changes
 }

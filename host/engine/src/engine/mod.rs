@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use switchboard_sdk::{Site, Timestamp};
 
-pub use self::ingest::{IngestMode, IngestOptions, IngestReport};
-pub use self::route::RouteReport;
+pub use self::ingest::{
+    IngestMode, IngestOptions, IngestReport, MAX_EXTERNAL_ID_BYTES, MAX_TITLE_BYTES,
+};
+pub use self::route::{ROUTE_BATCH, RouteReport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, StoreError};
 use crate::model::{Item, ItemId};
@@ -29,6 +31,10 @@ use crate::worklist::{SiteCounts, WorklistPage, WorklistQuery};
 const MAX_ATTEMPTS: u32 = 16;
 
 /// The routing engine. Clone it freely: clones share everything.
+///
+/// Every method blocks on disk I/O (a write waits for a flush, usually well
+/// under a millisecond but longer on a busy disk), so async code calls it
+/// through `tokio::task::spawn_blocking` or a dedicated thread.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -53,13 +59,17 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine on the system clock.
+    /// Creates an engine on the system clock.
     pub fn new(store: Arc<dyn Store>, router: Arc<dyn Router>) -> Engine {
         Engine::with_clock(store, router, Arc::new(SystemClock))
     }
 
-    /// An engine on the given clock.
-    pub fn with_clock(store: Arc<dyn Store>, router: Arc<dyn Router>, clock: Arc<dyn Clock>) -> Engine {
+    /// Creates an engine on the given clock.
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        router: Arc<dyn Router>,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
                 store,
@@ -84,7 +94,7 @@ impl Engine {
         sites.remove(site);
     }
 
-    /// The roster of a site.
+    /// Returns the roster of a site.
     ///
     /// # Errors
     ///
@@ -93,15 +103,17 @@ impl Engine {
         self.read_sites()
             .get(site)
             .cloned()
-            .ok_or_else(|| EngineError::UnknownSite { site: site.to_string() })
+            .ok_or_else(|| EngineError::UnknownSite {
+                site: site.to_string(),
+            })
     }
 
-    /// The store, for operations the engine does not wrap.
+    /// Returns the store, for operations the engine does not wrap.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
-    /// The engine's current time.
+    /// Returns the engine's current time.
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
@@ -131,12 +143,18 @@ impl Engine {
     /// store failures.
     pub fn worklist(&self, query: &WorklistQuery) -> Result<WorklistPage, EngineError> {
         query.validate()?;
-        let page = self.inner.store.worklist(query, self.now()).map_err(|e| match e {
-            StoreError::Decode { tree: "worklist", message, .. } if message.contains("cursor") => {
-                EngineError::InvalidRequest(message)
-            }
-            other => EngineError::Store(other),
-        })?;
+        let page = self
+            .inner
+            .store
+            .worklist(query, self.now())
+            .map_err(|e| match e {
+                StoreError::Decode {
+                    tree: "worklist",
+                    message,
+                    ..
+                } if message.contains("cursor") => EngineError::InvalidRequest(message),
+                other => EngineError::Store(other),
+            })?;
 
         let mut items = Vec::with_capacity(page.entries.len());
         for entry in &page.entries {
@@ -148,7 +166,10 @@ impl Engine {
                 items.push(item);
             }
         }
-        Ok(WorklistPage { items, next: page.next })
+        Ok(WorklistPage {
+            items,
+            next: page.next,
+        })
     }
 
     /// Counts a site's open items per role pool and person, with pending
@@ -161,7 +182,8 @@ impl Engine {
         Ok(self.inner.store.counts(site, self.now())?)
     }
 
-    /// Items of a site waiting for routing, oldest first, at most `limit`.
+    /// Lists items of a site waiting for routing, oldest first, at most
+    /// `limit`.
     ///
     /// # Errors
     ///

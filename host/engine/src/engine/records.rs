@@ -6,11 +6,13 @@ use switchboard_sdk::Timestamp;
 
 use super::Engine;
 use crate::error::{EngineError, StoreError};
-use crate::model::{Activation, AuditEntry, Item, ItemId, MetricSnapshot, NudgeRecord, StoredEvent};
+use crate::model::{
+    Activation, AuditEntry, Item, ItemId, MetricSnapshot, NudgeRecord, StoredEvent,
+};
 use crate::store::Mutation;
 
 impl Engine {
-    /// A connector's stored poll cursor.
+    /// Reads a connector's stored poll cursor.
     ///
     /// # Errors
     ///
@@ -25,7 +27,12 @@ impl Engine {
     /// # Errors
     ///
     /// Store failures.
-    pub fn set_cursor(&self, site: &str, connector: &str, cursor: Option<&str>) -> Result<(), EngineError> {
+    pub fn set_cursor(
+        &self,
+        site: &str,
+        connector: &str,
+        cursor: Option<&str>,
+    ) -> Result<(), EngineError> {
         self.commit_one(Mutation::SetCursor {
             site: site.to_string(),
             connector: connector.to_string(),
@@ -38,7 +45,12 @@ impl Engine {
     /// # Errors
     ///
     /// Store failures.
-    pub fn kv_get(&self, site: &str, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, EngineError> {
+    pub fn kv_get(
+        &self,
+        site: &str,
+        plugin: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, EngineError> {
         Ok(self.inner.store.kv_get(site, plugin, key)?)
     }
 
@@ -49,7 +61,13 @@ impl Engine {
     /// [`StoreError::TooLarge`] for a key over
     /// [`KV_MAX_KEY_BYTES`](crate::store::KV_MAX_KEY_BYTES) or a value over
     /// [`KV_MAX_VALUE_BYTES`](crate::store::KV_MAX_VALUE_BYTES); store failures.
-    pub fn kv_set(&self, site: &str, plugin: &str, key: &str, value: Vec<u8>) -> Result<(), EngineError> {
+    pub fn kv_set(
+        &self,
+        site: &str,
+        plugin: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<(), EngineError> {
         self.commit_one(Mutation::KvSet {
             site: site.to_string(),
             plugin: plugin.to_string(),
@@ -95,7 +113,11 @@ impl Engine {
     /// # Errors
     ///
     /// Store failures.
-    pub fn record_activation(&self, activation: Activation, actor: &str) -> Result<(), EngineError> {
+    pub fn record_activation(
+        &self,
+        activation: Activation,
+        actor: &str,
+    ) -> Result<(), EngineError> {
         let audit = AuditEntry {
             at: activation.at,
             actor: actor.to_string(),
@@ -104,7 +126,10 @@ impl Engine {
             site: activation.site.clone(),
             detail: format!("sha256 {}", activation.plugin.sha256),
         };
-        self.commit_all(vec![Mutation::Activation(activation), Mutation::Audit(audit)])
+        self.commit_all(vec![
+            Mutation::Activation(activation),
+            Mutation::Audit(audit),
+        ])
     }
 
     /// Lists plugin activations, newest first, of one site or of all.
@@ -112,7 +137,11 @@ impl Engine {
     /// # Errors
     ///
     /// Store failures.
-    pub fn activations(&self, site: Option<&str>, limit: usize) -> Result<Vec<Activation>, EngineError> {
+    pub fn activations(
+        &self,
+        site: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Activation>, EngineError> {
         Ok(self.inner.store.activations(site, limit)?)
     }
 
@@ -131,7 +160,7 @@ impl Engine {
         }
     }
 
-    /// The nudges sent for an item.
+    /// Lists the nudges sent for an item.
     ///
     /// # Errors
     ///
@@ -140,13 +169,18 @@ impl Engine {
         Ok(self.inner.store.nudges(item)?)
     }
 
-    /// Open items of a site due before `until`, soonest first, for the
-    /// nudge scheduler.
+    /// Lists routed open items of a site due before `until`, soonest
+    /// first, for the nudge scheduler.
     ///
     /// # Errors
     ///
     /// Store failures.
-    pub fn due_before(&self, site: &str, until: Timestamp, limit: usize) -> Result<Vec<Item>, EngineError> {
+    pub fn due_before(
+        &self,
+        site: &str,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Item>, EngineError> {
         let ids: Vec<ItemId> = self
             .inner
             .store
@@ -154,10 +188,15 @@ impl Engine {
             .into_iter()
             .map(|(_, id)| id)
             .collect();
-        self.load_items(&ids)
+        let mut items = self.load_items(&ids)?;
+        // The index may trail an item that was just rerouted or closed.
+        items.retain(|item| {
+            !item.status.is_terminal() && item.effective_due().is_some_and(|due| due < until)
+        });
+        Ok(items)
     }
 
-    /// A site's stored chart, claim and appointment events.
+    /// Lists a site's stored chart, claim and appointment events.
     ///
     /// # Errors
     ///
@@ -175,12 +214,18 @@ impl Engine {
         self.commit_one(Mutation::Metric(snapshot))
     }
 
-    /// A site's metric snapshots with dates in `from..=to` (`YYYY-MM-DD`).
+    /// Lists a site's metric snapshots with dates in `from..=to`
+    /// (`YYYY-MM-DD`).
     ///
     /// # Errors
     ///
     /// Store failures.
-    pub fn metric_snapshots(&self, site: &str, from: &str, to: &str) -> Result<Vec<MetricSnapshot>, EngineError> {
+    pub fn metric_snapshots(
+        &self,
+        site: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<MetricSnapshot>, EngineError> {
         Ok(self.inner.store.metric_snapshots(site, from, to)?)
     }
 

@@ -4,14 +4,16 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use switchboard_sdk::{Assignment, PersonLoad, RouteContext, RouteError, RouteItem, Site, Timestamp};
+use switchboard_sdk::{
+    Assignment, PersonLoad, RouteContext, RouteError, RouteItem, Site, Timestamp,
+};
 use tracing::{debug, warn};
 
 use super::Engine;
 use crate::error::EngineError;
 use crate::model::{
-    Action, AuditEntry, DeadLetter, ENGINE_ACTOR, FailureKind, Item, ItemId, ItemStatus, Owner, PolicyRef,
-    RouteFailure,
+    Action, AuditEntry, DeadLetter, ENGINE_ACTOR, FailureKind, Item, ItemId, ItemStatus, Owner,
+    PolicyRef, RouteFailure,
 };
 use crate::router::RouterError;
 use crate::store::{Expect, Mutation};
@@ -20,7 +22,7 @@ use crate::store::{Expect, Mutation};
 /// enough that one call stays well under a plugin's deadline.
 pub const ROUTE_BATCH: usize = 256;
 
-/// What a routing pass did.
+/// The outcome of a routing pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteReport {
     /// Items given an owner.
@@ -58,9 +60,20 @@ impl Engine {
         let mut report = RouteReport::default();
         let mut skipped: HashSet<ItemId> = HashSet::new();
         loop {
-            let ids = self.inner.store.pending(site, ROUTE_BATCH + skipped.len())?;
-            let ids: Vec<ItemId> = ids.into_iter().filter(|id| !skipped.contains(id)).take(ROUTE_BATCH).collect();
-            let items: Vec<Item> = self.load_items(&ids)?.into_iter().filter(Item::is_pending).collect();
+            let ids = self
+                .inner
+                .store
+                .pending(site, ROUTE_BATCH + skipped.len())?;
+            let ids: Vec<ItemId> = ids
+                .into_iter()
+                .filter(|id| !skipped.contains(id))
+                .take(ROUTE_BATCH)
+                .collect();
+            let items: Vec<Item> = self
+                .load_items(&ids)?
+                .into_iter()
+                .filter(Item::is_pending)
+                .collect();
             if items.is_empty() {
                 break;
             }
@@ -90,7 +103,12 @@ impl Engine {
     ///
     /// [`EngineError::UnknownSite`], store failures and
     /// [`EngineError::Contended`].
-    pub fn retry_dead_letters(&self, site: &str, ids: Option<&[ItemId]>, actor: &str) -> Result<RouteReport, EngineError> {
+    pub fn retry_dead_letters(
+        &self,
+        site: &str,
+        ids: Option<&[ItemId]>,
+        actor: &str,
+    ) -> Result<RouteReport, EngineError> {
         self.site(site)?;
         let letters: Vec<DeadLetter> = self
             .inner
@@ -112,8 +130,17 @@ impl Engine {
                 }
                 let expect = Expect::Revision(item.revision);
                 item.failure = None;
-                item.record(now, actor, Action::Retried, ItemStatus::Received, "released for another routing attempt".into());
-                mutations.push(Mutation::PutItem { item: Box::new(item), expect });
+                item.record(
+                    now,
+                    actor,
+                    Action::Retried,
+                    ItemStatus::Received,
+                    "released for another routing attempt".into(),
+                );
+                mutations.push(Mutation::PutItem {
+                    item: Box::new(item),
+                    expect,
+                });
             }
             let released = mutations.len();
             if released > 0 {
@@ -153,7 +180,8 @@ impl Engine {
 
     /// Calls the router for one batch and checks what it returned.
     fn decide(&self, roster: &Site, items: &[Item], report: &mut RouteReport) -> Vec<Decision> {
-        let route_items: Vec<RouteItem> = items.iter().map(|item| route_item(roster, item)).collect();
+        let route_items: Vec<RouteItem> =
+            items.iter().map(|item| route_item(roster, item)).collect();
         let context = RouteContext {
             now: self.now(),
             load: self
@@ -181,21 +209,37 @@ impl Engine {
                     outcome.results.len(),
                     items.len()
                 );
-                whole_call_failure(report, message, Some(outcome.policy), &roster.id, items.len())
+                whole_call_failure(
+                    report,
+                    message,
+                    Some(outcome.policy),
+                    &roster.id,
+                    items.len(),
+                )
             }
-            Err(RouterError { policy, message }) => whole_call_failure(report, message, policy, &roster.id, items.len()),
+            Err(RouterError { policy, message }) => {
+                whole_call_failure(report, message, policy, &roster.id, items.len())
+            }
         }
     }
 
     /// Stores the decisions. Returns the items left out because they
     /// changed since they were read.
-    fn store_decisions(&self, items: Vec<Item>, decisions: Vec<Decision>, report: &mut RouteReport) -> Result<Vec<ItemId>, EngineError> {
+    fn store_decisions(
+        &self,
+        items: Vec<Item>,
+        decisions: Vec<Decision>,
+        report: &mut RouteReport,
+    ) -> Result<Vec<ItemId>, EngineError> {
         let mut batch: Vec<(Item, Decision)> = items.into_iter().zip(decisions).collect();
         let mut left_out = Vec::new();
 
         for _ in 0..super::MAX_ATTEMPTS {
             let now = self.now();
-            let mutations: Vec<Mutation> = batch.iter().map(|(item, decision)| decided(item, decision, now)).collect();
+            let mutations: Vec<Mutation> = batch
+                .iter()
+                .map(|(item, decision)| decided(item, decision, now))
+                .collect();
             if mutations.is_empty() {
                 return Ok(left_out);
             }
@@ -213,7 +257,9 @@ impl Engine {
                     let mut kept = Vec::with_capacity(batch.len());
                     for (item, decision) in batch {
                         match self.inner.store.item(item.id)? {
-                            Some(fresh) if fresh.revision == item.revision => kept.push((item, decision)),
+                            Some(fresh) if fresh.revision == item.revision => {
+                                kept.push((item, decision))
+                            }
                             _ => left_out.push(item.id),
                         }
                     }
@@ -230,7 +276,7 @@ impl Engine {
 }
 
 /// The lean view a policy receives, with provider references resolved to
-/// roster ids (`None` when nobody on the roster matches).
+/// roster ids (`None` when no person on the roster matches).
 fn route_item(roster: &Site, item: &Item) -> RouteItem {
     let resolve = |reference: &Option<String>| {
         reference
@@ -269,7 +315,11 @@ fn whole_call_failure(
 
 /// Turns a policy result into a decision, checking the owner against the
 /// roster.
-fn check_result(roster: &Site, result: Result<Assignment, RouteError>, policy: &PolicyRef) -> Decision {
+fn check_result(
+    roster: &Site,
+    result: Result<Assignment, RouteError>,
+    policy: &PolicyRef,
+) -> Decision {
     let assignment = match result {
         Ok(assignment) => assignment,
         Err(error) => {
@@ -283,12 +333,17 @@ fn check_result(roster: &Site, result: Result<Assignment, RouteError>, policy: &
     };
 
     match roster_problem(roster, &assignment) {
-        Some(message) => Decision::Fail(FailureKind::InvalidAssignment, format!("policy {policy} {message}"), Some(policy.clone())),
+        Some(message) => Decision::Fail(
+            FailureKind::InvalidAssignment,
+            format!("policy {policy} {message}"),
+            Some(policy.clone()),
+        ),
         None => Decision::Assign(assignment, policy.clone()),
     }
 }
 
-/// Why an assignment does not fit the roster, if it does not.
+/// Explains why an assignment does not fit the roster, or returns `None`
+/// when it fits.
 fn roster_problem(roster: &Site, assignment: &Assignment) -> Option<String> {
     let site = &roster.id;
     let role = &assignment.role;
@@ -309,7 +364,7 @@ fn roster_problem(roster: &Site, assignment: &Assignment) -> Option<String> {
     }
 }
 
-/// The stored change for one decision.
+/// Builds the stored change for one decision.
 fn decided(item: &Item, decision: &Decision, now: Timestamp) -> Mutation {
     let expect = Expect::Revision(item.revision);
     let mut item = item.clone();
@@ -326,11 +381,19 @@ fn decided(item: &Item, decision: &Decision, now: Timestamp) -> Mutation {
                 policy: Some(policy.clone()),
                 routed_at: now,
             });
-            let detail = format!("rule {} of {policy}: {}", assignment.rule, assignment.reason);
+            let detail = format!(
+                "rule {} of {policy}: {}",
+                assignment.rule, assignment.reason
+            );
             item.record(now, ENGINE_ACTOR, Action::Routed, ItemStatus::Ready, detail);
         }
         Decision::Fail(kind, message, policy) => {
-            let attempts = item.history.iter().filter(|h| h.action == Action::RouteFailed).count() as u32 + 1;
+            let attempts = item
+                .history
+                .iter()
+                .filter(|h| h.action == Action::RouteFailed)
+                .count() as u32
+                + 1;
             item.failure = Some(RouteFailure {
                 kind: *kind,
                 message: message.clone(),
@@ -339,8 +402,17 @@ fn decided(item: &Item, decision: &Decision, now: Timestamp) -> Mutation {
                 attempts,
             });
             let detail = format!("{}: {message}", kind.as_str());
-            item.record(now, ENGINE_ACTOR, Action::RouteFailed, ItemStatus::Received, detail);
+            item.record(
+                now,
+                ENGINE_ACTOR,
+                Action::RouteFailed,
+                ItemStatus::Received,
+                detail,
+            );
         }
     }
-    Mutation::PutItem { item: Box::new(item), expect }
+    Mutation::PutItem {
+        item: Box::new(item),
+        expect,
+    }
 }

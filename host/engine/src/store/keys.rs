@@ -2,7 +2,7 @@
 //!
 //! Strings inside a key are length-prefixed (`u16`, big-endian) so no
 //! character needs escaping and a site's keys share a prefix. Numbers are
-//! big-endian so byte order is numeric order; timestamps flip the sign bit
+//! big-endian so byte order is numeric order. Timestamps flip the sign bit
 //! so earlier times sort first, and a missing due time sorts last.
 
 use switchboard_sdk::{Priority, Timestamp};
@@ -22,7 +22,8 @@ pub fn push_str(key: &mut Vec<u8>, text: &str) {
     key.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
 }
 
-/// The sortable form of a timestamp; `None` sorts after every time.
+/// Encodes a timestamp so byte order is time order. `None` sorts after
+/// every time.
 pub fn time_bytes(at: Option<Timestamp>) -> [u8; 8] {
     match at {
         Some(t) => ((t.0 as u64) ^ (1 << 63)).to_be_bytes(),
@@ -33,7 +34,7 @@ pub fn time_bytes(at: Option<Timestamp>) -> [u8; 8] {
 /// Reads what [`time_bytes`] wrote.
 pub fn time_from(bytes: &[u8]) -> Option<Timestamp> {
     let raw = u64::from_be_bytes(bytes.try_into().ok()?);
-    (raw != u64::MAX).then(|| Timestamp((raw ^ (1 << 63)) as i64))
+    (raw != u64::MAX).then_some(Timestamp((raw ^ (1 << 63)) as i64))
 }
 
 /// Reads an id from the last eight bytes of a key.
@@ -107,15 +108,7 @@ pub fn worklist_value(item: &Item) -> [u8; 2] {
     [item.status.index() as u8, item.category as u8]
 }
 
-/// `deadlines`: site, due time, id.
-pub fn deadline(site: &str, due: Timestamp, id: ItemId) -> Vec<u8> {
-    let mut key = site_prefix(site);
-    key.extend_from_slice(&time_bytes(Some(due)));
-    key.extend_from_slice(&id.0.to_be_bytes());
-    key
-}
-
-/// Prefix of a site's keys in `deadlines`, `pending`, `dead_letters`,
+/// Prefix of a site's keys in `pending`, `dead_letters`,
 /// `cursors`, `events`, `metrics` and `kv`.
 pub fn site_prefix(site: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(site.len() + 18);
@@ -202,7 +195,10 @@ mod tests {
     #[test]
     fn higher_priority_sorts_first() {
         assert!(priority_rank(Priority::Stat) < priority_rank(Priority::Routine));
-        assert_eq!(priority_from(priority_rank(Priority::Asap)), Some(Priority::Asap));
+        assert_eq!(
+            priority_from(priority_rank(Priority::Asap)),
+            Some(Priority::Asap)
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! [`SledStore`]; a PostgreSQL one can implement the same trait.
 //!
 //! Writers use optimistic concurrency. An item put names the revision it was
-//! computed from; if another commit changed the item first, the whole commit
-//! fails with [`StoreError::Conflict`] and the writer re-reads and retries.
+//! computed from. If another commit changed the item first, the whole commit
+//! fails with [`StoreError::Conflict`], and the writer re-reads and retries.
 
 mod keys;
 mod sled;
@@ -26,13 +26,13 @@ use crate::worklist::{IndexPage, SiteCounts, WorklistQuery};
 /// every open.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The longest kv key a plugin may use, from the WIT `kv` interface.
+/// Maximum kv key length in bytes, from the WIT `kv` interface.
 pub const KV_MAX_KEY_BYTES: usize = 256;
 
-/// The largest kv value a plugin may store, from the WIT `kv` interface.
+/// Maximum kv value length in bytes, from the WIT `kv` interface.
 pub const KV_MAX_VALUE_BYTES: usize = 64 * 1024;
 
-/// What a commit expects of an item it writes.
+/// A commit's precondition on an item it writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expect {
     /// The item and its source key must not exist yet.
@@ -102,7 +102,7 @@ pub struct Committed {
     pub seq: u64,
 }
 
-/// What [`Store::verify`] found.
+/// The findings of [`Store::verify`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// Log records read.
@@ -134,11 +134,11 @@ pub struct Mismatch {
     pub tree: String,
     /// The key, printable.
     pub key: String,
-    /// What is wrong.
+    /// The kind of difference.
     pub problem: MismatchKind,
 }
 
-/// How a tree entry differs from the log.
+/// The ways a tree entry can differ from the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MismatchKind {
@@ -150,7 +150,7 @@ pub enum MismatchKind {
     Different,
 }
 
-/// What [`Store::rebuild`] did.
+/// The outcome of [`Store::rebuild`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RebuildReport {
     /// Log records replayed.
@@ -182,8 +182,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::Conflict`] when a precondition failed (nothing was
     /// written); [`StoreError::Io`] or [`StoreError::Failed`] when the disk
-    /// failed (nothing was acknowledged; the change may reappear after a
-    /// restart, which is harmless because every mutation is idempotent).
+    /// failed. Nothing was acknowledged then, but the change may reappear
+    /// after a restart, which is harmless because every mutation is
+    /// idempotent.
     fn commit(&self, mutations: Vec<Mutation>) -> Result<Committed, StoreError>;
 
     /// Reserves a new item id. Ids that are never committed leave gaps.
@@ -213,8 +214,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     ///
     /// I/O or decode failures.
-    fn items(&self, site: &str, after: Option<ItemId>, limit: usize)
-    -> Result<Vec<Item>, StoreError>;
+    fn items(
+        &self,
+        site: &str,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError>;
 
     /// Reads one page of a worklist index. `now` decides the overdue filter.
     ///
@@ -248,8 +253,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// I/O or decode failures.
     fn dead_letters(&self, site: Option<&str>) -> Result<Vec<DeadLetter>, StoreError>;
 
-    /// Lists open items of a site whose due time is before `until`, soonest
-    /// first, for the nudge scheduler.
+    /// Lists routed open items of a site whose due time is before `until`,
+    /// soonest first, for the nudge scheduler. Items waiting for routing
+    /// have no owner to nudge and are not listed.
     ///
     /// # Errors
     ///
@@ -287,8 +293,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     ///
     /// I/O or decode failures.
-    fn activations(&self, site: Option<&str>, limit: usize)
-    -> Result<Vec<Activation>, StoreError>;
+    fn activations(&self, site: Option<&str>, limit: usize) -> Result<Vec<Activation>, StoreError>;
 
     /// Lists the nudges sent for an item.
     ///

@@ -144,7 +144,9 @@ fn routed(item: &RouteItem) -> Result<Assignment, RouteError> {
         (Category::Result, ResultFlag::Normal) => Ok(assignment("rn", None, "normal-results")),
         (Category::Result, _) => match &item.ordering {
             Some(doctor) => Ok(assignment("physician", Some(doctor), "abnormal-results")),
-            None => Err(RouteError::InvalidItem("result without ordering provider".into())),
+            None => Err(RouteError::InvalidItem(
+                "result without ordering provider".into(),
+            )),
         },
         (Category::VisitNote, _) => Ok(assignment("physician", item.rendering.as_deref(), "notes")),
         _ => Ok(assignment("front-desk", None, "catch-all")),
@@ -223,7 +225,9 @@ impl Fixture {
 
     /// Drops the engine and the store, keeping the folder.
     pub fn close(self) -> tempfile::TempDir {
-        let Fixture { engine, store, dir, .. } = self;
+        let Fixture {
+            engine, store, dir, ..
+        } = self;
         drop(engine);
         drop(store);
         dir

@@ -1,11 +1,12 @@
 //! Group commit: one thread writes every commit.
 //!
-//! Callers queue their mutations and block. The committer takes everything
-//! queued, checks each commit's preconditions in order (later commits see
-//! the effects of earlier ones in the same group), inserts one log record
-//! per accepted commit, flushes once for the whole group, then applies the
-//! records to the trees and wakes the callers. A caller therefore returns
-//! only after its change is both durable and visible.
+//! Callers encode their mutations on their own thread, queue them and
+//! block. The committer takes everything queued and checks each commit's
+//! preconditions in order, so later commits see the effects of earlier
+//! ones in the same group. It inserts one log record per accepted commit
+//! and flushes once for the whole group. Then it projects the records into
+//! the trees and wakes the callers. A caller therefore returns only after its change is
+//! both durable and visible.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -13,46 +14,82 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, error};
 
-use super::project::{apply_record, revision_of};
-use super::{Shared, io_error};
+use super::project::revision_of;
+use super::{Shared, deferred, io_error};
 use crate::codec::encode;
 use crate::error::StoreError;
 use crate::model::ItemId;
 use crate::store::keys;
 use crate::store::{Committed, Expect, Mutation};
 
-/// The most commits that share one flush. Bounds the time a caller waits
-/// behind others and the memory a group holds.
+/// Maximum number of commits that share one flush. It bounds the time a
+/// caller waits behind others and the memory a group uses.
 const MAX_GROUP: usize = 512;
 
 /// The log record: one commit's mutations under its sequence number.
+///
+/// Its postcard form is the sequence number followed by the encoded
+/// mutation list, which lets callers encode the list before the committer
+/// assigns the number.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct LogRecord {
     pub seq: u64,
     pub mutations: Vec<Mutation>,
 }
 
+type Reply = Sender<Result<Committed, StoreError>>;
+
+/// One caller's commit on its way through the committer.
+pub(super) struct Request {
+    pub mutations: Vec<Mutation>,
+    /// The postcard form of `mutations`.
+    pub encoded: Vec<u8>,
+    pub reply: Reply,
+}
+
 /// Work for the committer thread.
 pub(super) enum Job {
-    /// A commit and where to send its outcome.
-    Commit {
-        mutations: Vec<Mutation>,
-        reply: Sender<Result<Committed, StoreError>>,
-    },
-    /// A task that must not overlap commits, such as `rebuild`.
+    /// A commit.
+    Commit(Request),
+    /// A task that must not overlap commits, such as `rebuild`. Deferred
+    /// items are projected before it runs.
     Exclusive(Box<dyn FnOnce(&Shared) + Send>),
 }
 
-/// Runs the committer until every sender is gone.
+/// Sets each put item's revision to the one the store will hold and encodes
+/// the mutations, on the caller's thread.
+pub(super) fn prepare(mut mutations: Vec<Mutation>, reply: Reply) -> Request {
+    for mutation in &mut mutations {
+        if let Mutation::PutItem { item, expect } = mutation {
+            item.revision = match expect {
+                Expect::New => 1,
+                Expect::Revision(revision) => *revision + 1,
+            };
+        }
+    }
+    let encoded = encode(&mutations);
+    Request {
+        mutations,
+        encoded,
+        reply,
+    }
+}
+
+/// Runs the committer until every sender is gone, then projects what is
+/// still deferred so a clean close needs no replay.
 pub(super) fn run(shared: &Shared, jobs: &Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut group = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Commit { mutations, reply } => group.push((mutations, reply)),
+                Job::Commit(request) => group.push(request),
                 Job::Exclusive(task) => {
                     commit_group(shared, std::mem::take(&mut group));
+                    if let Err(error) = deferred::project_all(shared) {
+                        error!(error = %error, "could not project deferred items before an exclusive task");
+                        shared.set_failure(error.to_string());
+                    }
                     task(shared);
                 }
             }
@@ -65,12 +102,22 @@ pub(super) fn run(shared: &Shared, jobs: &Receiver<Job>) {
         }
         commit_group(shared, group);
     }
+
+    if shared.failure().is_none()
+        && let Err(error) = deferred::project_all(shared)
+    {
+        error!(error = %error, "could not project deferred items at close; the log replays on the next open");
+    }
     debug!("store committer stopped");
 }
 
-type Pending = (Vec<Mutation>, Sender<Result<Committed, StoreError>>);
+/// A commit that passed its checks, with its sequence number.
+struct Accepted {
+    seq: u64,
+    request: Request,
+}
 
-/// What earlier commits of the group changed, for checking later ones.
+/// Changes made by earlier commits of the group, for checking later ones.
 #[derive(Default)]
 struct Overlay {
     revisions: HashMap<ItemId, u64>,
@@ -78,13 +125,18 @@ struct Overlay {
     nudges: HashSet<[u8; 9]>,
 }
 
-fn commit_group(shared: &Shared, group: Vec<Pending>) {
+fn commit_group(shared: &Shared, group: Vec<Request>) {
     if group.is_empty() {
         return;
     }
     if let Some(cause) = shared.failure() {
-        for (_, reply) in group {
-            send(&reply, Err(StoreError::Failed { cause: cause.clone() }));
+        for request in group {
+            send(
+                &request.reply,
+                Err(StoreError::Failed {
+                    cause: cause.clone(),
+                }),
+            );
         }
         return;
     }
@@ -99,70 +151,116 @@ fn commit_group(shared: &Shared, group: Vec<Pending>) {
         return;
     }
 
-    if let Err(error) = apply_all(shared, &accepted) {
-        fail_all(shared, accepted, &error);
+    let mut replies = Vec::with_capacity(accepted.len());
+    let mut records = Vec::with_capacity(accepted.len());
+    for Accepted { seq, request } in accepted {
+        replies.push((seq, request.reply));
+        records.push((seq, request.mutations));
+    }
+    if let Err(error) = apply_all(shared, records) {
+        error!(error = %error, commits = replies.len(), "store projection failed; rejecting writes until restart");
+        shared.set_failure(error.to_string());
+        for (_, reply) in replies {
+            send(
+                &reply,
+                Err(StoreError::Failed {
+                    cause: error.to_string(),
+                }),
+            );
+        }
         return;
     }
 
-    shared.count_commits(accepted.len());
-    for (record, reply) in accepted {
-        send(&reply, Ok(Committed { seq: record.seq }));
+    shared.count_commits(replies.len());
+    for (seq, reply) in replies {
+        send(&reply, Ok(Committed { seq }));
     }
 }
 
-/// Checks preconditions, assigns revisions and sequence numbers, and
-/// answers rejected commits at once.
-fn check_group(shared: &Shared, group: Vec<Pending>) -> Vec<(LogRecord, Sender<Result<Committed, StoreError>>)> {
+/// Checks preconditions and assigns sequence numbers. A rejected commit
+/// gets its error at once.
+fn check_group(shared: &Shared, group: Vec<Request>) -> Vec<Accepted> {
     let mut overlay = Overlay::default();
     let mut accepted = Vec::with_capacity(group.len());
-    for (mut mutations, reply) in group {
-        match check(shared, &overlay, &mut mutations) {
+    for request in group {
+        match check(shared, &overlay, &request.mutations) {
             Ok(changes) => {
                 overlay.revisions.extend(changes.revisions);
                 overlay.sources.extend(changes.sources);
                 overlay.nudges.extend(changes.nudges);
                 let seq = shared.next_seq();
-                accepted.push((LogRecord { seq, mutations }, reply));
+                accepted.push(Accepted { seq, request });
             }
             Err(error) => {
                 shared.count_conflict();
-                send(&reply, Err(error));
+                send(&request.reply, Err(error));
             }
         }
     }
     accepted
 }
 
-/// Checks one commit against the store and the group's overlay, setting
-/// each put item's new revision.
-fn check(shared: &Shared, overlay: &Overlay, mutations: &mut [Mutation]) -> Result<Overlay, StoreError> {
+/// Returns an item's current revision, looked up in this commit, the
+/// group, the deferred items and the tree, in that order.
+fn current_revision(
+    shared: &Shared,
+    overlay: &Overlay,
+    changes: &Overlay,
+    id: ItemId,
+) -> Result<Option<u64>, StoreError> {
+    if let Some(&revision) = changes.revisions.get(&id).or(overlay.revisions.get(&id)) {
+        return Ok(Some(revision));
+    }
+    if let Some(deferred) = shared.deferred().item(id) {
+        return Ok(Some(deferred.revision));
+    }
+    let stored = shared
+        .trees
+        .items
+        .get(keys::item(id))
+        .map_err(|e| io_error(&shared.path, "checking an item", &e))?;
+    Ok(stored.map(|value| revision_of(&value)))
+}
+
+/// True when a source key already names an item.
+fn source_taken(
+    shared: &Shared,
+    overlay: &Overlay,
+    changes: &Overlay,
+    source: &[u8],
+) -> Result<bool, StoreError> {
+    if changes.sources.contains(source)
+        || overlay.sources.contains(source)
+        || shared.deferred().source(source).is_some()
+    {
+        return Ok(true);
+    }
+    shared
+        .trees
+        .sources
+        .contains_key(source)
+        .map_err(|e| io_error(&shared.path, "checking a source key", &e))
+}
+
+/// Checks one commit against the store and the group's overlay.
+fn check(
+    shared: &Shared,
+    overlay: &Overlay,
+    mutations: &[Mutation],
+) -> Result<Overlay, StoreError> {
     let mut changes = Overlay::default();
-    for mutation in mutations.iter_mut() {
+    for mutation in mutations {
         match mutation {
             Mutation::PutItem { item, expect } => {
-                let current = match changes.revisions.get(&item.id).or(overlay.revisions.get(&item.id)) {
-                    Some(&revision) => Some(revision),
-                    None => shared
-                        .trees
-                        .items
-                        .get(keys::item(item.id))
-                        .map_err(|e| io_error(&shared.path, "checking an item", &e))?
-                        .map(|v| revision_of(&v)),
-                };
-                let conflict = || StoreError::Conflict {
-                    target: format!("item {}", item.id),
-                };
-                let revision = match (*expect, current) {
+                let current = current_revision(shared, overlay, &changes, item.id)?;
+                let fits = match (*expect, current) {
                     (Expect::New, None) => {
-                        let source = keys::source(&item.site, &item.source.connector, &item.source.external_id);
-                        let taken = changes.sources.contains(&source)
-                            || overlay.sources.contains(&source)
-                            || shared
-                                .trees
-                                .sources
-                                .contains_key(&source)
-                                .map_err(|e| io_error(&shared.path, "checking a source key", &e))?;
-                        if taken {
+                        let source = keys::source(
+                            &item.site,
+                            &item.source.connector,
+                            &item.source.external_id,
+                        );
+                        if source_taken(shared, overlay, &changes, &source)? {
                             return Err(StoreError::Conflict {
                                 target: format!(
                                     "source {}/{} of site {}",
@@ -171,13 +269,17 @@ fn check(shared: &Shared, overlay: &Overlay, mutations: &mut [Mutation]) -> Resu
                             });
                         }
                         changes.sources.insert(source);
-                        1
+                        true
                     }
-                    (Expect::Revision(expected), Some(stored)) if expected == stored => stored + 1,
-                    _ => return Err(conflict()),
+                    (Expect::Revision(expected), Some(stored)) => expected == stored,
+                    _ => false,
                 };
-                item.revision = revision;
-                changes.revisions.insert(item.id, revision);
+                if !fits {
+                    return Err(StoreError::Conflict {
+                        target: format!("item {}", item.id),
+                    });
+                }
+                changes.revisions.insert(item.id, item.revision);
             }
             Mutation::Nudge(record) => {
                 let key = keys::nudge(record.item, super::project::nudge_code(record.level));
@@ -214,13 +316,15 @@ fn check_kv_size(what: &'static str, size: usize, max: usize) -> Result<(), Stor
 
 /// Inserts the group's log records and flushes once. On failure the
 /// records are removed again, so no later flush can persist a commit whose
-/// caller was told it failed.
-fn write_log(shared: &Shared, accepted: &[(LogRecord, Sender<Result<Committed, StoreError>>)]) -> Result<(), StoreError> {
+/// caller received an error.
+fn write_log(shared: &Shared, accepted: &[Accepted]) -> Result<(), StoreError> {
     let mut inserted = Vec::with_capacity(accepted.len());
     let mut outcome = Ok(());
-    for (record, _) in accepted {
-        let key = record.seq.to_be_bytes();
-        match shared.trees.log.insert(key, encode(record)) {
+    for Accepted { seq, request } in accepted {
+        let key = seq.to_be_bytes();
+        let mut value = encode(seq);
+        value.extend_from_slice(&request.encoded);
+        match shared.trees.log.insert(key, value) {
             Ok(_) => inserted.push(key),
             Err(e) => {
                 outcome = Err(io_error(&shared.path, "appending to the log", &e));
@@ -241,26 +345,34 @@ fn write_log(shared: &Shared, accepted: &[(LogRecord, Sender<Result<Committed, S
     outcome
 }
 
-fn apply_all(shared: &Shared, accepted: &[(LogRecord, Sender<Result<Committed, StoreError>>)]) -> Result<(), StoreError> {
-    let mut last = 0;
-    for (record, _) in accepted {
-        apply_record(&shared.trees, &shared.counters, record.seq, &record.mutations)
-            .map_err(|e| io_error(&shared.path, "applying a log record", &e))?;
-        last = record.seq;
-    }
-    shared.set_applied(last)
+/// Projects the group and records how far the trees are complete: up to
+/// the record before the oldest one with a deferred item.
+fn apply_all(shared: &Shared, records: Vec<(u64, Vec<Mutation>)>) -> Result<(), StoreError> {
+    let last = records.last().map_or(0, |(seq, _)| *seq);
+    deferred::project_group(shared, records)?;
+
+    let applied = match shared.deferred().oldest_record() {
+        Some(oldest) => (oldest - 1).min(last),
+        None => last,
+    };
+    shared.set_applied(applied)
 }
 
-/// Marks the store failed and answers every caller with the error.
-fn fail_all(shared: &Shared, accepted: Vec<(LogRecord, Sender<Result<Committed, StoreError>>)>, error: &StoreError) {
+/// Marks the store failed and sends the error to every caller.
+fn fail_all(shared: &Shared, accepted: Vec<Accepted>, error: &StoreError) {
     error!(error = %error, commits = accepted.len(), "store write failed; rejecting writes until restart");
     shared.set_failure(error.to_string());
-    for (_, reply) in accepted {
-        send(&reply, Err(StoreError::Failed { cause: error.to_string() }));
+    for Accepted { request, .. } in accepted {
+        send(
+            &request.reply,
+            Err(StoreError::Failed {
+                cause: error.to_string(),
+            }),
+        );
     }
 }
 
-fn send(reply: &Sender<Result<Committed, StoreError>>, outcome: Result<Committed, StoreError>) {
+fn send(reply: &Reply, outcome: Result<Committed, StoreError>) {
     if reply.send(outcome).is_err() {
         debug!("a committing caller went away before its outcome");
     }

@@ -1,9 +1,9 @@
 //! The sled implementation of [`Store`].
 //!
-//! Layout: the `log` tree holds one record per commit, keyed by sequence
-//! number; it is the source of truth. Every other tree is a projection of
+//! Layout: the `log` tree contains one record per commit, keyed by
+//! sequence number. It is the source of truth. Every other tree is a projection of
 //! the log: `items`, and derived from them `sources` (dedupe keys),
-//! `worklist`, `deadlines`, `pending` and `dead_letters`; beside them
+//! `worklist`, `pending` and `dead_letters`; beside them
 //! `cursors`, `kv`, `audit`, `activations`, `nudges`, `events` and
 //! `metrics`. `meta` holds the schema version and the sequence number the
 //! trees are applied up to.
@@ -13,6 +13,7 @@
 //! replays the records past the applied sequence number.
 
 mod commit;
+mod deferred;
 mod open;
 mod project;
 mod reads;
@@ -21,12 +22,14 @@ mod recovery;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tracing::info;
 
 use self::commit::Job;
+use self::deferred::Deferred;
 use self::project::Counters;
 use crate::error::StoreError;
 use crate::model::{ItemId, StoredEvent};
@@ -57,7 +60,6 @@ pub(crate) struct Trees {
     pub items: sled::Tree,
     pub sources: sled::Tree,
     pub worklist: sled::Tree,
-    pub deadlines: sled::Tree,
     pub pending: sled::Tree,
     pub dead_letters: sled::Tree,
     pub cursors: sled::Tree,
@@ -77,7 +79,6 @@ impl Trees {
             items: db.open_tree("items")?,
             sources: db.open_tree("sources")?,
             worklist: db.open_tree("worklist")?,
-            deadlines: db.open_tree("deadlines")?,
             pending: db.open_tree("pending")?,
             dead_letters: db.open_tree("dead_letters")?,
             cursors: db.open_tree("cursors")?,
@@ -90,13 +91,13 @@ impl Trees {
         })
     }
 
-    /// Every tree the log projects into (all but `log` and `meta`), with its name.
-    pub fn projected(&self) -> [(&'static str, &sled::Tree); 13] {
+    /// Returns every tree the log projects into (all but `log` and
+    /// `meta`), with its name.
+    pub fn projected(&self) -> [(&'static str, &sled::Tree); 12] {
         [
             ("items", &self.items),
             ("sources", &self.sources),
             ("worklist", &self.worklist),
-            ("deadlines", &self.deadlines),
             ("pending", &self.pending),
             ("dead_letters", &self.dead_letters),
             ("cursors", &self.cursors),
@@ -122,6 +123,7 @@ pub(crate) struct Shared {
     pub db: sled::Db,
     pub trees: Trees,
     pub counters: Mutex<Counters>,
+    pub deferred: RwLock<Deferred>,
     next_item: AtomicU64,
     next_seq: AtomicU64,
     failure: Mutex<Option<String>>,
@@ -135,8 +137,20 @@ impl Shared {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Returns the highest sequence number handed out so far.
+    fn last_seq(&self) -> u64 {
+        self.next_seq.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    fn deferred(&self) -> std::sync::RwLockReadGuard<'_, Deferred> {
+        self.deferred.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn set_failure(&self, cause: String) {
@@ -189,9 +203,45 @@ impl Shared {
 /// finishes the queued commits.
 #[derive(Debug)]
 pub struct SledStore {
+    // Fields drop in order: the database first, then the wait for its lock.
     shared: Arc<Shared>,
     jobs: Mutex<Option<Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    _release: LockRelease,
+}
+
+/// How long a dropped store waits for sled's background writers to close
+/// the data file. They finish within milliseconds on a healthy disk.
+const LOCK_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits, when dropped, until the database's file lock is free again.
+///
+/// sled 0.34 finishes buffered writes on background threads that keep the
+/// data file (and its exclusive lock) open for a moment after the last
+/// handle is dropped. Waiting here makes "close, then open again" in one
+/// process reliable, as a restart or a test needs.
+#[derive(Debug)]
+struct LockRelease {
+    file: PathBuf,
+}
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        let Ok(file) = std::fs::File::open(&self.file) else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        while file.try_lock().is_err() {
+            if started.elapsed() > LOCK_RELEASE_TIMEOUT {
+                tracing::warn!(file = %self.file.display(), "the database file is still locked after closing the store");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Err(error) = file.unlock() {
+            tracing::debug!(%error, "could not unlock the probe of the database file");
+        }
+    }
 }
 
 impl SledStore {
@@ -210,12 +260,16 @@ impl SledStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::InUse`] when another process has it open,
+    /// [`StoreError::InUse`] when another process has it open (after
+    /// waiting up to two seconds for a handle that is closing),
     /// [`StoreError::NotADatabase`] for a folder of other files,
     /// [`StoreError::Corrupted`] for damaged files,
     /// [`StoreError::SchemaMismatch`] for an unknown schema version and
     /// [`StoreError::Io`] when the folder cannot be read or written.
-    pub fn open_with(path: impl AsRef<Path>, options: &SledOptions) -> Result<SledStore, StoreError> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: &SledOptions,
+    ) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = open::open_db(&path, options)?;
         let trees = Trees::open(&db).map_err(|e| open::classify(&path, e))?;
@@ -226,6 +280,7 @@ impl SledStore {
             db,
             trees,
             counters: Mutex::new(Counters::default()),
+            deferred: RwLock::new(Deferred::default()),
             next_item: AtomicU64::new(1),
             next_seq: AtomicU64::new(1),
             failure: Mutex::new(None),
@@ -253,10 +308,13 @@ impl SledStore {
             shared,
             jobs: Mutex::new(Some(sender)),
             committer: Mutex::new(Some(committer)),
+            _release: LockRelease {
+                file: path.join("db"),
+            },
         })
     }
 
-    /// The data directory.
+    /// Returns the data directory.
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
@@ -296,7 +354,7 @@ impl SledStore {
 
     fn commit_inner(&self, mutations: Vec<Mutation>) -> Result<Committed, StoreError> {
         let (reply, outcome) = channel();
-        self.submit(Job::Commit { mutations, reply })?;
+        self.submit(Job::Commit(commit::prepare(mutations, reply)))?;
         outcome.recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -317,7 +375,11 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         let sender = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(sender);
-        let handle = self.committer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self
+            .committer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(handle) = handle
             && handle.join().is_err()
         {

@@ -4,6 +4,7 @@
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use tracing::info;
 
@@ -15,17 +16,26 @@ use crate::store::SCHEMA_VERSION;
 const SLED_FILES: [&str; 2] = ["conf", "db"];
 
 /// A file written beside sled's files once a store is created. sled 0.34
-/// opens a data file of garbage as an empty database; the marker tells
-/// that case apart from a new store.
+/// opens a data file of garbage as an empty database, and the marker
+/// separates that case from a new store.
 const MARKER: &str = "switchboard-store";
+
+/// How long open waits for a lock that a closing handle still holds. sled
+/// releases the data file a moment after its last handle is dropped, so a
+/// restart in the same process (or right after a process exits) may find
+/// it still locked. A running server keeps it locked longer than this.
+const IN_USE_WAIT: Duration = Duration::from_secs(2);
 
 /// Schema versions older than [`SCHEMA_VERSION`] that this build migrates.
 /// Version 1 is the first, so there is none yet; a future version adds
 /// `(old version, migration)` pairs here.
-const MIGRATIONS: &[(u32, fn(&Trees) -> Result<(), sled::Error>)] = &[];
+const MIGRATIONS: &[(u32, Migration)] = &[];
 
-/// Opens the sled database after checking that `path` holds one (or is
-/// empty or absent).
+/// A step that rewrites the trees of one older schema version.
+type Migration = fn(&Trees) -> Result<(), sled::Error>;
+
+/// Opens the sled database after checking that `path` contains one (or
+/// is empty or absent).
 pub(super) fn open_db(path: &Path, options: &SledOptions) -> Result<sled::Db, StoreError> {
     check_folder(path)?;
 
@@ -35,16 +45,30 @@ pub(super) fn open_db(path: &Path, options: &SledOptions) -> Result<sled::Db, St
         .mode(sled::Mode::HighThroughput)
         .flush_every_ms(None);
 
-    // sled 0.34 panics on some damaged files instead of returning an error;
-    // a panic during open leaves nothing shared behind, so it is caught and
-    // reported like any corruption.
-    match catch_unwind(AssertUnwindSafe(|| config.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(error)) => Err(classify(path, error)),
-        Err(panic) => Err(StoreError::Corrupted {
-            path: path.to_path_buf(),
-            detail: format!("the storage engine stopped while reading it: {}", panic_text(&panic)),
-        }),
+    let started = Instant::now();
+    loop {
+        // sled 0.34 panics on some damaged files instead of returning an
+        // error. A panic during open leaves nothing shared behind, so it is
+        // caught and reported like any corruption.
+        let error = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            Ok(Ok(db)) => return Ok(db),
+            Ok(Err(error)) => classify(path, error),
+            Err(panic) => {
+                return Err(StoreError::Corrupted {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "the storage engine stopped while reading it: {}",
+                        panic_text(&panic)
+                    ),
+                });
+            }
+        };
+
+        let closing = matches!(error, StoreError::InUse { .. }) && started.elapsed() < IN_USE_WAIT;
+        if !closing {
+            return Err(error);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -93,9 +117,11 @@ fn check_folder(path: &Path) -> Result<(), StoreError> {
 /// Maps a sled error from opening to the error a person can act on.
 pub(super) fn classify(path: &Path, error: sled::Error) -> StoreError {
     match error {
-        sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => StoreError::InUse {
-            path: path.to_path_buf(),
-        },
+        sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+            StoreError::InUse {
+                path: path.to_path_buf(),
+            }
+        }
         sled::Error::Io(e) => StoreError::Io {
             path: path.to_path_buf(),
             operation: "opening the database",

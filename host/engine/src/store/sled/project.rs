@@ -2,14 +2,12 @@
 //!
 //! Applying a mutation is idempotent, so the log can be replayed over trees
 //! that already hold some of its effects. The index trees (`sources`,
-//! `worklist`, `deadlines`, `pending`, `dead_letters`) are a pure function of
-//! the `items` tree; [`Derived`] computes an item's entries and applying an
+//! `worklist`, `pending`, `dead_letters`) are a pure function of the
+//! `items` tree; [`Derived`] computes an item's entries and applying an
 //! item diffs the old entries against the new ones.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use sled::Tree;
+use std::collections::HashMap;
 use switchboard_sdk::NudgeLevel;
 
 use super::Trees;
@@ -57,7 +55,6 @@ pub(super) fn revision_of(value: &[u8]) -> u64 {
 pub(super) struct Derived {
     pub sources: Vec<(Vec<u8>, Vec<u8>)>,
     pub worklist: Vec<(Vec<u8>, Vec<u8>)>,
-    pub deadlines: Vec<(Vec<u8>, Vec<u8>)>,
     pub pending: Vec<(Vec<u8>, Vec<u8>)>,
     pub dead_letters: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -80,21 +77,21 @@ impl Derived {
         {
             let value = keys::worklist_value(item).to_vec();
             let role = OwnerRef::Role(owner.role.clone());
-            derived.worklist.push((keys::worklist(site, &role, item), value.clone()));
+            derived
+                .worklist
+                .push((keys::worklist(site, &role, item), value.clone()));
             if let Some(person) = &owner.person {
                 let person = OwnerRef::Person(person.clone());
-                derived.worklist.push((keys::worklist(site, &person, item), value));
+                derived
+                    .worklist
+                    .push((keys::worklist(site, &person, item), value));
             }
         }
 
-        if !item.status.is_terminal()
-            && let Some(due) = item.effective_due()
-        {
-            derived.deadlines.push((keys::deadline(site, due, item.id), Vec::new()));
-        }
-
         if item.is_pending() {
-            derived.pending.push((keys::site_item(site, item.id), Vec::new()));
+            derived
+                .pending
+                .push((keys::site_item(site, item.id), Vec::new()));
         }
 
         if let Some(failure) = item.failure.as_ref().filter(|_| item.is_dead_letter()) {
@@ -106,17 +103,19 @@ impl Derived {
                 category: item.category,
                 failure: failure.clone(),
             };
-            derived.dead_letters.push((keys::site_item(site, item.id), encode(&letter)));
+            derived
+                .dead_letters
+                .push((keys::site_item(site, item.id), encode(&letter)));
         }
 
         derived
     }
 
-    fn parts(&self) -> [&Vec<(Vec<u8>, Vec<u8>)>; 5] {
+    /// Returns the entries per index tree, in the order of [`index_trees`].
+    pub fn parts(&self) -> [&Vec<(Vec<u8>, Vec<u8>)>; 4] {
         [
             &self.sources,
             &self.worklist,
-            &self.deadlines,
             &self.pending,
             &self.dead_letters,
         ]
@@ -143,14 +142,20 @@ impl Counters {
             self.owners.entry(role).or_default().add(item.status, delta);
             if let Some(person) = &owner.person {
                 let person = (item.site.clone(), OwnerRef::Person(person.clone()));
-                self.owners.entry(person).or_default().add(item.status, delta);
+                self.owners
+                    .entry(person)
+                    .or_default()
+                    .add(item.status, delta);
             }
         }
         if item.is_pending() {
             bump(self.pending.entry(item.site.clone()).or_default(), delta);
         }
         if item.is_dead_letter() {
-            bump(self.dead_letters.entry(item.site.clone()).or_default(), delta);
+            bump(
+                self.dead_letters.entry(item.site.clone()).or_default(),
+                delta,
+            );
         }
     }
 }
@@ -162,27 +167,28 @@ fn bump(count: &mut u32, delta: i64) {
 /// Applies one logged record's mutations to the trees, in order.
 ///
 /// `seq` and each mutation's position make the keys of journal entries.
+/// Counters are not touched: the caller keeps them (the committer) or
+/// recounts from the trees afterwards (replay and rebuild).
 pub(super) fn apply_record(
     trees: &Trees,
-    counters: &Mutex<Counters>,
     seq: u64,
     mutations: &[Mutation],
 ) -> Result<(), sled::Error> {
     for (position, mutation) in mutations.iter().enumerate() {
-        apply_mutation(trees, counters, seq, position as u32, mutation)?;
+        apply_mutation(trees, seq, position as u32, mutation)?;
     }
     Ok(())
 }
 
-fn apply_mutation(
+/// Applies one mutation; `position` is its index in the record.
+pub(super) fn apply_mutation(
     trees: &Trees,
-    counters: &Mutex<Counters>,
     seq: u64,
     position: u32,
     mutation: &Mutation,
 ) -> Result<(), sled::Error> {
     match mutation {
-        Mutation::PutItem { item, .. } => apply_item(trees, counters, item),
+        Mutation::PutItem { item, .. } => apply_item(trees, item).map(drop),
         Mutation::SetCursor {
             site,
             connector,
@@ -229,7 +235,7 @@ fn apply_mutation(
     }
 }
 
-/// The code of a nudge level in `nudges` keys.
+/// Returns the code of a nudge level in `nudges` keys.
 pub(super) fn nudge_code(level: NudgeLevel) -> u8 {
     level as u8
 }
@@ -237,37 +243,47 @@ pub(super) fn nudge_code(level: NudgeLevel) -> u8 {
 /// Stores an item and moves its index entries from its old state to the new.
 ///
 /// The index entries are written before the item, so a crash between the
-/// two leaves the old item beside the new entries; the replay after the
-/// crash diffs from that old item and finishes the change.
-fn apply_item(trees: &Trees, counters: &Mutex<Counters>, item: &Item) -> Result<(), sled::Error> {
-    let key = keys::item(item.id);
-    let old = match trees.items.get(key)? {
-        // A stored item that no longer decodes is replaced below; its
-        // stale index entries are what `verify` reports and `rebuild` fixes.
+/// two leaves the old item beside the new entries. The replay after the
+/// crash then diffs from that old item and finishes the change. Returns the
+/// item the tree held before.
+pub(super) fn apply_item(trees: &Trees, item: &Item) -> Result<Option<Item>, sled::Error> {
+    let old = read_item(trees, item.id)?;
+    apply_item_over(trees, item, old.as_ref())?;
+    Ok(old)
+}
+
+/// Reads an item from the tree. A stored item that no longer decodes
+/// reads as absent: the next write replaces it, and its stale index entries
+/// are what `verify` reports and `rebuild` fixes.
+pub(super) fn read_item(
+    trees: &Trees,
+    id: crate::model::ItemId,
+) -> Result<Option<Item>, sled::Error> {
+    let key = keys::item(id);
+    Ok(match trees.items.get(key)? {
         Some(value) => decode_item(&key, &value).ok(),
         None => None,
-    };
+    })
+}
 
-    let before = Derived::of(old.as_ref());
+/// Stores an item whose current tree state is `old`, moving its index
+/// entries from `old` to the new state.
+pub(super) fn apply_item_over(
+    trees: &Trees,
+    item: &Item,
+    old: Option<&Item>,
+) -> Result<(), sled::Error> {
+    let key = keys::item(item.id);
+    let before = Derived::of(old);
     let after = Derived::of(Some(item));
-    let targets: [&Tree; 5] = [
-        &trees.sources,
-        &trees.worklist,
-        &trees.deadlines,
-        &trees.pending,
-        &trees.dead_letters,
-    ];
-    for ((tree, old_entries), new_entries) in targets.iter().zip(before.parts()).zip(after.parts())
+    for (((_, tree), old_entries), new_entries) in index_trees(trees)
+        .iter()
+        .zip(before.parts())
+        .zip(after.parts())
     {
         move_entries(tree, old_entries, new_entries)?;
     }
     trees.items.insert(key, encode_item(item))?;
-
-    let mut counters = counters.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(old) = &old {
-        counters.count(old, -1);
-    }
-    counters.count(item, 1);
     Ok(())
 }
 
@@ -289,7 +305,19 @@ fn move_entries(
     Ok(())
 }
 
-/// True when the stored status of an index value is open, for counting.
+/// Returns the index trees derived from `items`, with their names.
+pub(super) fn index_trees(trees: &Trees) -> [(&'static str, &Tree); 4] {
+    [
+        ("sources", &trees.sources),
+        ("worklist", &trees.worklist),
+        ("pending", &trees.pending),
+        ("dead_letters", &trees.dead_letters),
+    ]
+}
+
+/// The stored status of an index value is open, for counting.
 pub(super) fn status_of(value: &[u8]) -> Option<ItemStatus> {
-    value.first().and_then(|&b| ItemStatus::from_index(usize::from(b)))
+    value
+        .first()
+        .and_then(|&b| ItemStatus::from_index(usize::from(b)))
 }

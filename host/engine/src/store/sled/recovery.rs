@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 
 use tracing::{info, warn};
 
 use super::commit::LogRecord;
-use super::project::{Counters, Derived, apply_record, decode_item, encode_item, nudge_code, status_of};
-use super::{Shared, Trees, event_key, io_error};
+use super::project::{
+    Counters, Derived, apply_record, decode_item, encode_item, index_trees, nudge_code, status_of,
+};
+use super::{Shared, event_key, io_error};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::store::{Mismatch, MismatchKind, Mutation, RebuildReport, VerifyReport, keys};
@@ -30,7 +31,6 @@ fn decode_record(key: &[u8], value: &[u8]) -> Result<LogRecord, StoreError> {
 pub(super) fn replay_unapplied(shared: &Shared) -> Result<u64, StoreError> {
     let applied = shared.applied()?;
     let io = |operation| move |e: sled::Error| io_error(&shared.path, operation, &e);
-    let scratch = Mutex::new(Counters::default());
 
     let mut replayed = 0;
     let mut last = applied;
@@ -38,7 +38,8 @@ pub(super) fn replay_unapplied(shared: &Shared) -> Result<u64, StoreError> {
     for row in shared.trees.log.range(start..) {
         let (key, value) = row.map_err(io("reading the log"))?;
         let record = decode_record(&key, &value)?;
-        apply_record(&shared.trees, &scratch, record.seq, &record.mutations).map_err(io("replaying the log"))?;
+        apply_record(&shared.trees, record.seq, &record.mutations)
+            .map_err(io("replaying the log"))?;
         last = record.seq;
         replayed += 1;
     }
@@ -46,7 +47,12 @@ pub(super) fn replay_unapplied(shared: &Shared) -> Result<u64, StoreError> {
         return Ok(0);
     }
 
-    warn!(replayed, from = applied + 1, to = last, "replayed log records that were not applied before a stop");
+    warn!(
+        replayed,
+        from = applied + 1,
+        to = last,
+        "replayed log records that were not applied before a stop"
+    );
     rebuild_indexes(shared)?;
     shared.set_applied(last)?;
     shared.flush()?;
@@ -59,12 +65,18 @@ pub(super) fn load_positions(shared: &Shared) -> Result<(), StoreError> {
     let last_item = shared.trees.items.last().map_err(io)?;
     let last_seq = shared.trees.log.last().map_err(io)?;
 
-    let next_item = last_item.and_then(|(k, _)| keys::trailing_id(&k)).map_or(1, |id| id.0 + 1);
+    let next_item = last_item
+        .and_then(|(k, _)| keys::trailing_id(&k))
+        .map_or(1, |id| id.0 + 1);
     let next_seq = last_seq
         .and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes))
         .map_or(1, |seq| seq + 1);
-    shared.next_item.store(next_item, std::sync::atomic::Ordering::Relaxed);
-    shared.next_seq.store(next_seq, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .next_item
+        .store(next_item, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .next_seq
+        .store(next_seq, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -77,7 +89,11 @@ pub(super) fn load_counters(shared: &Shared) -> Result<(), StoreError> {
     for row in shared.trees.worklist.iter() {
         let (key, value) = row.map_err(io)?;
         if let (Some((site, owner)), Some(status)) = (parse_owner(&key), status_of(&value)) {
-            counters.owners.entry((site, owner)).or_default().add(status, 1);
+            counters
+                .owners
+                .entry((site, owner))
+                .or_default()
+                .add(status, 1);
         }
     }
     for (tree, counts) in [
@@ -99,7 +115,10 @@ pub(super) fn load_counters(shared: &Shared) -> Result<(), StoreError> {
 fn read_str(bytes: &[u8]) -> Option<(String, &[u8])> {
     let len = usize::from(u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?));
     let text = bytes.get(2..2 + len)?;
-    Some((String::from_utf8_lossy(text).into_owned(), &bytes[2 + len..]))
+    Some((
+        String::from_utf8_lossy(text).into_owned(),
+        &bytes[2 + len..],
+    ))
 }
 
 fn parse_owner(key: &[u8]) -> Option<(String, OwnerRef)> {
@@ -113,43 +132,23 @@ fn parse_owner(key: &[u8]) -> Option<(String, OwnerRef)> {
     }
 }
 
-fn derived_trees(trees: &Trees) -> [(&'static str, &sled::Tree); 5] {
-    [
-        ("sources", &trees.sources),
-        ("worklist", &trees.worklist),
-        ("deadlines", &trees.deadlines),
-        ("pending", &trees.pending),
-        ("dead_letters", &trees.dead_letters),
-    ]
-}
-
 /// Clears the index trees and derives them again from `items`.
 fn rebuild_indexes(shared: &Shared) -> Result<(), StoreError> {
     let io = |e: sled::Error| io_error(&shared.path, "rebuilding the indexes", &e);
-    for (_, tree) in derived_trees(&shared.trees) {
+    for (_, tree) in index_trees(&shared.trees) {
         tree.clear().map_err(io)?;
     }
     for row in shared.trees.items.iter() {
         let (key, value) = row.map_err(io)?;
         let item = decode_item(&key, &value)?;
         let derived = Derived::of(Some(&item));
-        for ((_, tree), entries) in derived_trees(&shared.trees).iter().zip(parts(&derived)) {
+        for ((_, tree), entries) in index_trees(&shared.trees).iter().zip(derived.parts()) {
             for (key, value) in entries {
                 tree.insert(key.as_slice(), value.as_slice()).map_err(io)?;
             }
         }
     }
     Ok(())
-}
-
-fn parts(derived: &Derived) -> [&Vec<(Vec<u8>, Vec<u8>)>; 5] {
-    [
-        &derived.sources,
-        &derived.worklist,
-        &derived.deadlines,
-        &derived.pending,
-        &derived.dead_letters,
-    ]
 }
 
 /// Clears every projected tree and replays the whole log into it.
@@ -159,13 +158,13 @@ pub(super) fn rebuild(shared: &Shared) -> Result<RebuildReport, StoreError> {
         tree.clear().map_err(io("clearing a tree"))?;
     }
 
-    let scratch = Mutex::new(Counters::default());
     let mut report = RebuildReport::default();
     let mut last = 0;
     for row in shared.trees.log.iter() {
         let (key, value) = row.map_err(io("reading the log"))?;
         let record = decode_record(&key, &value)?;
-        apply_record(&shared.trees, &scratch, record.seq, &record.mutations).map_err(io("replaying the log"))?;
+        apply_record(&shared.trees, record.seq, &record.mutations)
+            .map_err(io("replaying the log"))?;
         last = record.seq;
         report.log_records += 1;
     }
@@ -175,7 +174,11 @@ pub(super) fn rebuild(shared: &Shared) -> Result<RebuildReport, StoreError> {
     shared.flush()?;
     load_counters(shared)?;
     load_positions(shared)?;
-    info!(records = report.log_records, items = report.items, "rebuilt the store from its log");
+    info!(
+        records = report.log_records,
+        items = report.items,
+        "rebuilt the store from its log"
+    );
     Ok(report)
 }
 
@@ -190,7 +193,10 @@ type Expected = HashMap<Vec<u8>, u64>;
 
 /// Replays the log in memory into the expected contents of the primary
 /// trees (everything but the indexes).
-fn expected_from_log(shared: &Shared, report: &mut VerifyReport) -> Result<HashMap<&'static str, Expected>, StoreError> {
+fn expected_from_log(
+    shared: &Shared,
+    report: &mut VerifyReport,
+) -> Result<HashMap<&'static str, Expected>, StoreError> {
     let io = |e: sled::Error| io_error(&shared.path, "reading the log", &e);
     let mut expected: HashMap<&'static str, Expected> = HashMap::new();
 
@@ -200,19 +206,50 @@ fn expected_from_log(shared: &Shared, report: &mut VerifyReport) -> Result<HashM
         report.log_records += 1;
         for (position, mutation) in record.mutations.iter().enumerate() {
             let (tree, key, value) = match mutation {
-                Mutation::PutItem { item, .. } => ("items", keys::item(item.id).to_vec(), Some(encode_item(item))),
-                Mutation::SetCursor { site, connector, cursor } => {
-                    ("cursors", keys::cursor(site, connector), cursor.as_ref().map(|c| c.as_bytes().to_vec()))
+                Mutation::PutItem { item, .. } => (
+                    "items",
+                    keys::item(item.id).to_vec(),
+                    Some(encode_item(item)),
+                ),
+                Mutation::SetCursor {
+                    site,
+                    connector,
+                    cursor,
+                } => (
+                    "cursors",
+                    keys::cursor(site, connector),
+                    cursor.as_ref().map(|c| c.as_bytes().to_vec()),
+                ),
+                Mutation::KvSet {
+                    site,
+                    plugin,
+                    key,
+                    value,
+                } => ("kv", keys::kv(site, plugin, key), Some(value.clone())),
+                Mutation::KvDelete { site, plugin, key } => {
+                    ("kv", keys::kv(site, plugin, key), None)
                 }
-                Mutation::KvSet { site, plugin, key, value } => ("kv", keys::kv(site, plugin, key), Some(value.clone())),
-                Mutation::KvDelete { site, plugin, key } => ("kv", keys::kv(site, plugin, key), None),
-                Mutation::Audit(entry) => ("audit", keys::journal(entry.at, record.seq, position as u32).to_vec(), Some(encode(entry))),
-                Mutation::Activation(entry) => {
-                    ("activations", keys::journal(entry.at, record.seq, position as u32).to_vec(), Some(encode(entry)))
-                }
+                Mutation::Audit(entry) => (
+                    "audit",
+                    keys::journal(entry.at, record.seq, position as u32).to_vec(),
+                    Some(encode(entry)),
+                ),
+                Mutation::Activation(entry) => (
+                    "activations",
+                    keys::journal(entry.at, record.seq, position as u32).to_vec(),
+                    Some(encode(entry)),
+                ),
                 Mutation::Event(event) => ("events", event_key(event), Some(encode(event))),
-                Mutation::Nudge(nudge) => ("nudges", keys::nudge(nudge.item, nudge_code(nudge.level)).to_vec(), Some(encode(nudge))),
-                Mutation::Metric(snapshot) => ("metrics", keys::metric(&snapshot.site, &snapshot.date), Some(encode(snapshot))),
+                Mutation::Nudge(nudge) => (
+                    "nudges",
+                    keys::nudge(nudge.item, nudge_code(nudge.level)).to_vec(),
+                    Some(encode(nudge)),
+                ),
+                Mutation::Metric(snapshot) => (
+                    "metrics",
+                    keys::metric(&snapshot.site, &snapshot.date),
+                    Some(encode(snapshot)),
+                ),
             };
             let map = expected.entry(tree).or_default();
             match value {
@@ -225,7 +262,13 @@ fn expected_from_log(shared: &Shared, report: &mut VerifyReport) -> Result<HashM
 }
 
 /// Compares one tree with its expected contents.
-fn compare(name: &'static str, tree: &sled::Tree, expected: &Expected, shared: &Shared, report: &mut VerifyReport) -> Result<(), StoreError> {
+fn compare(
+    name: &'static str,
+    tree: &sled::Tree,
+    expected: &Expected,
+    shared: &Shared,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
     let io = |e: sled::Error| io_error(&shared.path, "reading a tree", &e);
     let mut seen = 0usize;
     for row in tree.iter() {
@@ -279,10 +322,16 @@ pub(super) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
         ("metrics", &shared.trees.metrics),
     ];
     for (name, tree) in primary {
-        compare(name, tree, expected.get(name).unwrap_or(&empty), shared, &mut report)?;
+        compare(
+            name,
+            tree,
+            expected.get(name).unwrap_or(&empty),
+            shared,
+            &mut report,
+        )?;
     }
 
-    let mut derived: [Expected; 5] = Default::default();
+    let mut derived: [Expected; 4] = Default::default();
     let io = |e: sled::Error| io_error(&shared.path, "reading items", &e);
     for row in shared.trees.items.iter() {
         let (key, value) = row.map_err(io)?;
@@ -292,13 +341,13 @@ pub(super) fn verify(shared: &Shared) -> Result<VerifyReport, StoreError> {
             continue;
         };
         let entries = Derived::of(Some(&item));
-        for (map, list) in derived.iter_mut().zip(parts(&entries)) {
+        for (map, list) in derived.iter_mut().zip(entries.parts()) {
             for (key, value) in list {
                 map.insert(key.clone(), fingerprint(value));
             }
         }
     }
-    for ((name, tree), expected) in derived_trees(&shared.trees).into_iter().zip(&derived) {
+    for ((name, tree), expected) in index_trees(&shared.trees).into_iter().zip(&derived) {
         compare(name, tree, expected, shared, &mut report)?;
     }
 
