@@ -159,7 +159,9 @@ pub enum ShadowCommand {
 /// Parses the command line, runs it and maps errors to exit status 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The demo prints a report; its per-input warnings would bury it.
+    let default_level = if matches!(cli.command, Command::Demo(_)) { "error" } else { "info" };
+    init_logging(cli.log_format, default_level);
 
     match run(cli) {
         Ok(code) => code,
@@ -196,9 +198,11 @@ fn not_yet(command: &str) -> anyhow::Result<ExitCode> {
     anyhow::bail!("`switchboard {command}` is not yet implemented in this build")
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to standard error; `SWITCHBOARD_LOG` (an `EnvFilter` such as
+/// `debug` or `switchboard=debug`) overrides the default level.
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
