@@ -52,6 +52,7 @@ pub async fn blocking<T: Send + 'static>(
         admin::promote,
         admin::dead_letters,
         admin::retry,
+        admin::backlog,
         worklists::role_worklist,
         worklists::person_worklist,
         worklists::get_item,
@@ -112,6 +113,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{site}/shadow/promote"), post(admin::promote))
         .route(&format!("{site}/dead-letters"), get(admin::dead_letters))
         .route(&format!("{site}/dead-letters/retry"), post(admin::retry))
+        .route(&format!("{site}/backlog"), get(admin::backlog))
         .route(
             &format!("{site}/worklists/roles/{{role}}"),
             get(worklists::role_worklist),

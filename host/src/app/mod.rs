@@ -12,6 +12,7 @@ mod adapters;
 mod dispatch;
 mod inbox;
 mod intake;
+pub mod metrics;
 mod mllp;
 mod poll;
 mod promote;

@@ -9,6 +9,8 @@ mod connector_run;
 mod demo;
 mod plugin_check;
 mod policy_route;
+mod report;
+mod store;
 mod serve;
 mod tls;
 
@@ -84,12 +86,8 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
-    /// Backlog KPIs over a baseline range and a pilot range.
-    Report {
-        /// Configuration folder.
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Backlog KPIs over a baseline range and a pilot range (stop `serve` first).
+    Report(report::ReportArgs),
 }
 
 /// `switchboard plugin …`
@@ -184,11 +182,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::Route(args)) => policy_route::run(args),
         Command::Connector(ConnectorCommand::Run(args)) => connector_run::run(args),
         Command::Serve { config } => serve::run(&config),
-        Command::Store(_) => not_yet("store"),
+        Command::Store(StoreCommand::Verify { data }) => store::verify(&data),
+        Command::Store(StoreCommand::Rebuild { data }) => store::rebuild(&data),
         Command::Shadow(_) => not_yet("shadow"),
         Command::Backfill { .. } => not_yet("backfill"),
         Command::Simulate { .. } => not_yet("simulate"),
-        Command::Report { .. } => not_yet("report"),
+        Command::Report(args) => report::run(args),
     }
 }
 
