@@ -158,13 +158,18 @@ fn acknowledgements_follow_a_sync() {
     let trace = folder.path().join("strace.txt");
     let mut command = std::process::Command::new(strace());
     command.args(["-f", "-ttt", "-s", "48", "-e", "trace=fsync,fdatasync,sync_file_range,msync,syncfs,write,writev,sendto,sendmsg", "-o"]).arg(&trace).arg(binary());
-    let server = ServerProcess::start_with(command, &folder);
+    let tracer = ServerProcess::start_with(command, &folder);
     let messages = 20;
 
     for id in 0..messages {
         assert!(send(&folder, 10_000 + id), "message {id} was not acknowledged");
     }
-    let status = server.terminate();
+    // SIGTERM goes to the server itself (strace's child), which exits and
+    // so ends strace.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tracer.child.id())).unwrap_or_default();
+    let server_pid = children.split_whitespace().next().expect("strace runs the server as its child").to_string();
+    let _ = std::process::Command::new("kill").args(["-TERM", &server_pid]).status();
+    let status = tracer.wait();
 
     assert!(status.success(), "serve did not exit cleanly on SIGTERM: {status}");
     let text = std::fs::read_to_string(&trace).expect("strace output");

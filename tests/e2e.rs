@@ -60,7 +60,7 @@ fn oru(control: &str, order: &str, flag: &str) -> String {
     format!(
         "MSH|^~\\&|LAB|HOSP|SB|CLINIC|20260309140000-0500||ORU^R01|{control}|P|2.5.1\r\
 PID|1||MRN-{order}^^^HOSP||{PATIENT_NAME}^TEST||{PATIENT_BIRTH_DATE}|F\r\
-OBR|1|P-{order}|F-{order}^LAB|2823-3^Potassium^LN|||20260309120000-0500||||||||1234567893^LEE^PAT\r\
+OBR|1|P-{order}|F-{order}^LAB|2823-3^Potassium^LN|||20260309120000-0500|||||||||1234567893^LEE^PAT\r\
 OBX|1|NM|2823-3^Potassium^LN||6.9|mmol/L|3.5-5.1|{flag}|||F\r"
     )
 }
@@ -147,13 +147,14 @@ fn host_routes_every_intake_path_and_survives_restart() {
     let refill = wait_for("the refill to be routed", || routed(&folder, "ma", "MedicationRequest/rx-e2e-1"));
     assert_eq!(refill["category"], "refill");
     assert!(refill["owner"]["reason"].as_str().unwrap().contains("rule refills"), "{refill}");
-    let abnormal = wait_for("the abnormal result to be routed", || routed(&folder, "physician", "result/F-1001"));
+    let abnormal = wait_for("the abnormal result to be routed", || routed(&folder, "physician", "result/LAB|F-1001"));
     assert_eq!(abnormal["flag"], "abnormal");
     assert_eq!(abnormal["owner"]["person"], "dr-lee", "the ordering provider's NPI resolves to dr-lee");
-    let critical = wait_for("the critical result to be routed", || routed(&folder, "physician", "result/F-1002"));
+    let critical = wait_for("the critical result to be routed", || routed(&folder, "physician", "result/LAB|F-1002"));
     assert_eq!(critical["flag"], "critical");
     assert_eq!(critical["priority"], "stat");
-    wait_for("the Task to be routed", || routed(&folder, "front-desk", "Task/t77"));
+    let task = wait_for("the Task to be routed", || ["front-desk", "rn", "ma", "physician", "np", "billing", "referral-coordinator"].iter().find_map(|role| routed(&folder, role, "Task/t77")));
+    assert!(task["owner"]["reason"].as_str().is_some_and(|r| r.starts_with("rule ")), "{task}");
     wait_for("the bad file to be set aside", || lab_inbox.join("rejected/garbage.hl7.reason.txt").exists().then_some(()));
     assert!(lab_inbox.join("done/potassium.hl7").exists());
 
@@ -185,7 +186,7 @@ fn host_routes_every_intake_path_and_survives_restart() {
     let routed_before = items_routed(&report_before);
     assert!(routed_before["value"].as_f64().unwrap_or(0.0) >= 4.0, "the pilot range counts the routed items: {routed_before}");
     assert_eq!(routed_before, items_routed(&report_after), "routed items counted the same after a restart");
-    assert!(routed(&folder, "physician", "result/F-1002").is_some());
+    assert!(routed(&folder, "physician", "result/LAB|F-1002").is_some());
 
     // No patient name or birth date in logs or API errors.
     let (_, error) = post(&folder, INTAKE, "/v1/sites/northside/connectors/lab/messages", "application/hl7-v2", b"MSH|broken");
@@ -201,8 +202,13 @@ fn activations(folder: &HostFolder) -> usize {
     entries.as_array().map_or(0, Vec::len)
 }
 
+/// The backlog comparison with the pilot range around today, when this
+/// test's items were routed, and the baseline before it.
 fn backlog(folder: &HostFolder) -> Value {
-    let (status, body) = get(folder, ADMIN, "/v1/sites/northside/backlog?baseline=2026-03-01..2026-03-07&pilot=2026-03-08..2026-03-14");
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| today + chrono::Duration::days(offset);
+    let path = format!("/v1/sites/northside/backlog?baseline={}..{}&pilot={}..{}", day(-60), day(-8), day(-7), day(1));
+    let (status, body) = get(folder, ADMIN, &path);
     assert_eq!(status, 200, "{body}");
     body
 }

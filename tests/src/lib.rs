@@ -184,6 +184,11 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 
+    /// Waits for the process to exit by itself and returns its status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("the process exits")
+    }
+
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -12,6 +12,7 @@ mod policy_route;
 mod report;
 mod store;
 mod serve;
+mod shadow;
 mod tls;
 
 pub use connector_run::content_type_for;
@@ -143,15 +144,16 @@ pub enum StoreCommand {
     },
 }
 
-/// `switchboard shadow …`
+/// `switchboard shadow …`: these talk to a running host's API, because the
+/// comparisons live in the running process.
 #[derive(Debug, Subcommand)]
 pub enum ShadowCommand {
-    /// Show where the shadow policy disagreed with the active one.
-    Report {
-        /// Site id.
-        #[arg(long)]
-        site: String,
-    },
+    /// Show where the shadow policy disagreed with the active one, by rule and category.
+    Report(shadow::ShadowArgs),
+    /// Make the shadow policy the active routing policy.
+    Promote(shadow::ShadowArgs),
+    /// Return the routing policy to the version before the last activation.
+    Rollback(shadow::ShadowArgs),
 }
 
 /// Parses the command line, runs it and maps errors to exit status 1.
@@ -184,7 +186,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { config } => serve::run(&config),
         Command::Store(StoreCommand::Verify { data }) => store::verify(&data),
         Command::Store(StoreCommand::Rebuild { data }) => store::rebuild(&data),
-        Command::Shadow(_) => not_yet("shadow"),
+        Command::Shadow(ShadowCommand::Report(args)) => shadow::report(&args),
+        Command::Shadow(ShadowCommand::Promote(args)) => shadow::promote(&args),
+        Command::Shadow(ShadowCommand::Rollback(args)) => shadow::rollback(&args),
         Command::Backfill { .. } => not_yet("backfill"),
         Command::Simulate { .. } => not_yet("simulate"),
         Command::Report(args) => report::run(args),

@@ -429,6 +429,8 @@ impl Sites {
                         version: source.plugin.version.clone(),
                         sha256: source.plugin.sha256.clone(),
                         previous_sha256: existing.as_ref().map(|e| e.source.plugin.sha256.clone()),
+                        config_sha256: source.config_sha256.clone(),
+                        previous_config_sha256: existing.as_ref().map(|e| e.source.config_sha256.clone()),
                     });
                     slots.insert(key, Arc::new(active));
                 }
@@ -458,7 +460,12 @@ impl Sites {
         ReloadOutcome::Applied {
             activations: activations
                 .into_iter()
-                .filter(|a| a.previous_sha256.as_deref() != Some(a.sha256.as_str()))
+                .filter(|a| {
+                    // A slot rebuilt only because the site file changed is
+                    // not a new activation.
+                    a.previous_sha256.as_deref() != Some(a.sha256.as_str())
+                        || a.previous_config_sha256.as_deref() != Some(a.config_sha256.as_str())
+                })
                 .collect(),
         }
     }
@@ -645,6 +652,8 @@ impl Sites {
             version: previous.source.plugin.version.clone(),
             sha256: previous.source.plugin.sha256.clone(),
             previous_sha256: None,
+            config_sha256: previous.source.config_sha256.clone(),
+            previous_config_sha256: None,
         };
         let event = ReloadEvent {
             site: id.to_string(),
@@ -677,12 +686,13 @@ fn activation_detail(a: &Activation) -> String {
         .map(|i| format!(" {i}"))
         .unwrap_or_default();
     format!(
-        "slot={}{instance} plugin={} version={} sha256={} previous={}",
+        "slot={}{instance} plugin={} version={} sha256={} previous={} config_sha256={}",
         a.slot.as_str(),
         a.plugin,
         a.version,
         a.sha256,
-        a.previous_sha256.as_deref().unwrap_or("-")
+        a.previous_sha256.as_deref().unwrap_or("-"),
+        a.config_sha256
     )
 }
 

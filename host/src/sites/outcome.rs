@@ -47,6 +47,10 @@ pub struct Activation {
     pub sha256: String,
     /// SHA-256 the slot had before, if any.
     pub previous_sha256: Option<String>,
+    /// SHA-256 of the slot's config text.
+    pub config_sha256: String,
+    /// SHA-256 of the config text the slot had before, if any.
+    pub previous_config_sha256: Option<String>,
 }
 
 /// The result of one reload of one site.
