@@ -4,6 +4,7 @@
 //! module parses arguments, sets up logging and turns an error into a message
 //! on standard error and exit status 1.
 
+mod backfill;
 mod bench;
 mod connector_run;
 mod demo;
@@ -13,6 +14,7 @@ mod report;
 mod store;
 mod serve;
 mod shadow;
+mod simulate;
 mod tls;
 
 pub use connector_run::content_type_for;
@@ -82,11 +84,7 @@ pub enum Command {
         since: String,
     },
     /// Generate simulated clinic days and compare routing against a baseline.
-    Simulate {
-        /// Days to simulate.
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-    },
+    Simulate(simulate::SimulateArgs),
     /// Backlog KPIs over a baseline range and a pilot range (stop `serve` first).
     Report(report::ReportArgs),
 }
@@ -189,16 +187,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shadow(ShadowCommand::Report(args)) => shadow::report(&args),
         Command::Shadow(ShadowCommand::Promote(args)) => shadow::promote(&args),
         Command::Shadow(ShadowCommand::Rollback(args)) => shadow::rollback(&args),
-        Command::Backfill { .. } => not_yet("backfill"),
-        Command::Simulate { .. } => not_yet("simulate"),
+        Command::Backfill { config, site, since } => backfill::run(&config, &site, &since),
+        Command::Simulate(args) => simulate::run(args),
         Command::Report(args) => report::run(args),
     }
-}
-
-// TODO: serve, store, shadow, backfill, simulate and report arrive with the
-// engine, API and metrics; until then they say so instead of pretending.
-fn not_yet(command: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`switchboard {command}` is not yet implemented in this build")
 }
 
 /// Logs go to standard error; `SWITCHBOARD_LOG` (an `EnvFilter` such as
