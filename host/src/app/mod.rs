@@ -215,6 +215,13 @@ impl App {
     /// keep the API answering meanwhile.
     pub fn load_sites(self: &Arc<Self>) {
         self.sites.reload_all();
+        // The reload follower does this too, on its own thread; doing it
+        // here means intake works as soon as this returns.
+        for id in self.sites.ids() {
+            if let Some(handle) = self.sites.get(&id) {
+                self.engine.set_site(handle.state().site.clone());
+            }
+        }
         self.loading.store(false, Ordering::SeqCst);
 
         if self.options.watch {

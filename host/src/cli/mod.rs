@@ -158,7 +158,7 @@ pub enum ShadowCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints a report; its per-input warnings would bury it.
-    let default_level = if matches!(cli.command, Command::Demo(_)) { "error" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Simulate(_)) { "error" } else { "info" };
     init_logging(cli.log_format, default_level);
 
     match run(cli) {
