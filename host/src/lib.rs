@@ -10,5 +10,6 @@ pub mod app;
 pub mod bundled;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod runtime;
 pub mod sites;

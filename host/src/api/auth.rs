@@ -47,7 +47,14 @@ fn bearer(parts: &Parts) -> Option<String> {
     Some(token.trim().to_string())
 }
 
+/// The console's cookie authenticates reads anywhere, and writes only
+/// under `/console`, where every POST carries a CSRF token. An API write
+/// needs the bearer header, which a browser never adds by itself.
 fn session_cookie(parts: &Parts) -> Option<String> {
+    let read = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+    if !read && !parts.uri.path().starts_with("/console") {
+        return None;
+    }
     for header in parts.headers.get_all(COOKIE) {
         let Ok(text) = header.to_str() else { continue };
         for pair in text.split(';') {

@@ -157,6 +157,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(&format!("{site}/fhir/Task"), get(fhir::search))
         .route(&format!("{site}/fhir/Task/{{id}}"), get(fhir::read))
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found("no such route; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
