@@ -135,7 +135,7 @@ fn policy_route_names_bad_site_field() {
 
 #[test]
 fn demo_routes_sample_items() {
-    let output = switchboard(&["demo", "--once"]);
+    let output = switchboard(&["demo", "--once", "--days", "5"]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -143,5 +143,7 @@ fn demo_routes_sample_items() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("worklist sizes by role"), "{stdout}");
+    assert!(stdout.contains("open worklist items by role"), "{stdout}");
+    assert!(stdout.contains("Physician-inbox share"), "{stdout}");
+    assert_eq!(stdout.matches("vs the table policy").count(), 3, "one comparison per site: {stdout}");
 }
