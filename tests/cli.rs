@@ -145,5 +145,9 @@ fn demo_routes_sample_items() {
     );
     assert!(stdout.contains("open worklist items by role"), "{stdout}");
     assert!(stdout.contains("Physician-inbox share"), "{stdout}");
-    assert_eq!(stdout.matches("vs the table policy").count(), 3, "one comparison per site: {stdout}");
+    assert_eq!(
+        stdout.matches("vs the table policy").count(),
+        3,
+        "one comparison per site: {stdout}"
+    );
 }

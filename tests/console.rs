@@ -462,13 +462,12 @@ fn shadow_dead_letter_retry_and_promotion() {
     // The host routes dead letters again after a reload, on its reload
     // thread; the routing table gives the note to the clinicians' pool.
     let deadline = std::time::Instant::now() + webdriver::WAIT;
-    while host
-        .app
-        .engine
-        .item("southside", note)
-        .unwrap()
-        .is_dead_letter()
-    {
+    // Routed means an owner, not merely out of the dead letters: a retry
+    // first returns the item to pending.
+    while {
+        let item = host.app.engine.item("southside", note).unwrap();
+        item.is_dead_letter() || item.owner.is_none()
+    } {
         assert!(
             std::time::Instant::now() < deadline,
             "the note is still a dead letter"

@@ -68,17 +68,46 @@ OBX|1|NM|2823-3^Potassium^LN||6.9|mmol/L|3.5-5.1|{flag}|||F\r"
 const REFILL: &str = r#"{"resourceType":"MedicationRequest","id":"rx-e2e-1","meta":{"versionId":"1","lastUpdated":"2026-03-09T14:00:00Z"},"status":"draft","intent":"proposal","medicationCodeableConcept":{"text":"lisinopril 10 mg"},"subject":{"reference":"Patient/p-e2e","display":"Zebulon Test"},"authoredOn":"2026-03-09T14:00:00Z","priorPrescription":{"reference":"MedicationRequest/rx-e2e-0"}}"#;
 
 fn get(folder: &HostFolder, token: &str, path: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into();
-    let mut response = agent.get(&folder.url(path)).header("authorization", &format!("Bearer {token}")).call().expect("request sent");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(&folder.url(path))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("request sent");
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
 }
 
-fn post(folder: &HostFolder, token: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into();
-    let mut response = agent.post(&folder.url(path)).header("authorization", &format!("Bearer {token}")).header("content-type", content_type).send(body).expect("request sent");
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+fn post(
+    folder: &HostFolder,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(&folder.url(path))
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", content_type)
+        .send(body)
+        .expect("request sent");
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
 }
 
 /// Waits until `check` returns `Some`, polling the API; panics after 60 s.
@@ -95,14 +124,24 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 
 /// The worklist item with `external_id` in `role`'s pool, once routed.
 fn routed(folder: &HostFolder, role: &str, external_id: &str) -> Option<Value> {
-    let (status, page) = get(folder, ADMIN, &format!("/v1/sites/northside/worklists/roles/{role}?limit=200"));
+    let (status, page) = get(
+        folder,
+        ADMIN,
+        &format!("/v1/sites/northside/worklists/roles/{role}?limit=200"),
+    );
     assert_eq!(status, 200, "{page}");
-    page["items"].as_array()?.iter().find(|i| i["external_id"] == external_id).cloned()
+    page["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["external_id"] == external_id)
+        .cloned()
 }
 
 fn mllp_send(port: u16, message: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("MLLP connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     stream.write_all(&[0x0b]).unwrap();
     stream.write_all(message.as_bytes()).unwrap();
     stream.write_all(&[0x1c, 0x0d]).unwrap();
@@ -114,7 +153,9 @@ fn mllp_send(port: u16, message: &str) -> String {
         }
         ack.push(byte[0]);
     }
-    String::from_utf8_lossy(&ack).trim_start_matches('\u{b}').to_string()
+    String::from_utf8_lossy(&ack)
+        .trim_start_matches('\u{b}')
+        .to_string()
 }
 
 fn binary() -> &'static Path {
@@ -140,22 +181,65 @@ fn host_routes_every_intake_path_and_survives_restart() {
     // MLLP: a critical result is acknowledged with AA only once stored.
     let ack = mllp_send(mllp_port, &oru("C-2", "1002", "HH"));
     // HTTP: a FHIR Task through the synchronous message endpoint.
-    let (status, body) = post(&folder, INTAKE, "/v1/sites/northside/connectors/ehr/messages", "application/fhir+json", switchboard_tests::fhir_task(77).as_bytes());
+    let (status, body) = post(
+        &folder,
+        INTAKE,
+        "/v1/sites/northside/connectors/ehr/messages",
+        "application/fhir+json",
+        switchboard_tests::fhir_task(77).as_bytes(),
+    );
 
     assert!(ack.contains("MSA|AA|C-2"), "MLLP ack: {ack}");
     assert_eq!(status, 200, "{body}");
-    let refill = wait_for("the refill to be routed", || routed(&folder, "ma", "MedicationRequest/rx-e2e-1"));
+    let refill = wait_for("the refill to be routed", || {
+        routed(&folder, "ma", "MedicationRequest/rx-e2e-1")
+    });
     assert_eq!(refill["category"], "refill");
-    assert!(refill["owner"]["reason"].as_str().unwrap().contains("rule refills"), "{refill}");
-    let abnormal = wait_for("the abnormal result to be routed", || routed(&folder, "physician", "result/LAB|F-1001"));
+    assert!(
+        refill["owner"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rule refills"),
+        "{refill}"
+    );
+    let abnormal = wait_for("the abnormal result to be routed", || {
+        routed(&folder, "physician", "result/LAB|F-1001")
+    });
     assert_eq!(abnormal["flag"], "abnormal");
-    assert_eq!(abnormal["owner"]["person"], "dr-lee", "the ordering provider's NPI resolves to dr-lee");
-    let critical = wait_for("the critical result to be routed", || routed(&folder, "physician", "result/LAB|F-1002"));
+    assert_eq!(
+        abnormal["owner"]["person"], "dr-lee",
+        "the ordering provider's NPI resolves to dr-lee"
+    );
+    let critical = wait_for("the critical result to be routed", || {
+        routed(&folder, "physician", "result/LAB|F-1002")
+    });
     assert_eq!(critical["flag"], "critical");
     assert_eq!(critical["priority"], "stat");
-    let task = wait_for("the Task to be routed", || ["front-desk", "rn", "ma", "physician", "np", "billing", "referral-coordinator"].iter().find_map(|role| routed(&folder, role, "Task/t77")));
-    assert!(task["owner"]["reason"].as_str().is_some_and(|r| r.starts_with("rule ")), "{task}");
-    wait_for("the bad file to be set aside", || lab_inbox.join("rejected/garbage.hl7.reason.txt").exists().then_some(()));
+    let task = wait_for("the Task to be routed", || {
+        [
+            "front-desk",
+            "rn",
+            "ma",
+            "physician",
+            "np",
+            "billing",
+            "referral-coordinator",
+        ]
+        .iter()
+        .find_map(|role| routed(&folder, role, "Task/t77"))
+    });
+    assert!(
+        task["owner"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("rule ")),
+        "{task}"
+    );
+    wait_for("the bad file to be set aside", || {
+        lab_inbox
+            .join("rejected/garbage.hl7.reason.txt")
+            .exists()
+            .then_some(())
+    });
     assert!(lab_inbox.join("done/potassium.hl7").exists());
 
     // A staff token works its own site and is refused the other.
@@ -169,13 +253,27 @@ fn host_routes_every_intake_path_and_survives_restart() {
     let rules = folder.path().join("sites/northside/routing.toml");
     let text = std::fs::read_to_string(&rules).unwrap();
     let before = activations(&folder);
-    assert!(text.contains("name = \"refills\""), "the default table has a refills rule");
+    assert!(
+        text.contains("name = \"refills\""),
+        "the default table has a refills rule"
+    );
     edit_refill_rule(&rules);
-    wait_for("the edited rules to be activated", || (activations(&folder) > before).then_some(()));
-    std::fs::write(ehr_inbox.join("refill-2.json"), REFILL.replace("rx-e2e-1", "rx-e2e-2")).unwrap();
-    let moved = wait_for("the new refill to follow the edited rule", || routed(&folder, "front-desk", "MedicationRequest/rx-e2e-2"));
+    wait_for("the edited rules to be activated", || {
+        (activations(&folder) > before).then_some(())
+    });
+    std::fs::write(
+        ehr_inbox.join("refill-2.json"),
+        REFILL.replace("rx-e2e-1", "rx-e2e-2"),
+    )
+    .unwrap();
+    let moved = wait_for("the new refill to follow the edited rule", || {
+        routed(&folder, "front-desk", "MedicationRequest/rx-e2e-2")
+    });
     assert!(moved["owner"]["rule"].as_str().is_some());
-    assert!(routed(&folder, "ma", "MedicationRequest/rx-e2e-1").is_some(), "items routed before the edit keep their owner");
+    assert!(
+        routed(&folder, "ma", "MedicationRequest/rx-e2e-1").is_some(),
+        "items routed before the edit keep their owner"
+    );
 
     // SIGKILL and restart: the report adds up to the same counts.
     let report_before = backlog(&folder);
@@ -184,21 +282,44 @@ fn host_routes_every_intake_path_and_survives_restart() {
     let server = ServerProcess::start(binary(), &folder);
     let report_after = backlog(&folder);
     let routed_before = items_routed(&report_before);
-    assert!(routed_before["value"].as_f64().unwrap_or(0.0) >= 4.0, "the pilot range counts the routed items: {routed_before}");
-    assert_eq!(routed_before, items_routed(&report_after), "routed items counted the same after a restart");
+    assert!(
+        routed_before["value"].as_f64().unwrap_or(0.0) >= 4.0,
+        "the pilot range counts the routed items: {routed_before}"
+    );
+    assert_eq!(
+        routed_before,
+        items_routed(&report_after),
+        "routed items counted the same after a restart"
+    );
     assert!(routed(&folder, "physician", "result/LAB|F-1002").is_some());
 
     // No patient name or birth date in logs or API errors.
-    let (_, error) = post(&folder, INTAKE, "/v1/sites/northside/connectors/lab/messages", "application/hl7-v2", b"MSH|broken");
+    let (_, error) = post(
+        &folder,
+        INTAKE,
+        "/v1/sites/northside/connectors/lab/messages",
+        "application/hl7-v2",
+        b"MSH|broken",
+    );
     let logs = format!("{log_before}{}", server.log_text());
     for secret in patient_secrets() {
-        assert!(!logs.contains(&secret), "a log line contains patient data {secret:?}");
-        assert!(!error.contains(&secret), "an API error contains patient data {secret:?}");
+        assert!(
+            !logs.contains(&secret),
+            "a log line contains patient data {secret:?}"
+        );
+        assert!(
+            !error.contains(&secret),
+            "an API error contains patient data {secret:?}"
+        );
     }
 }
 
 fn activations(folder: &HostFolder) -> usize {
-    let (_, entries) = get(folder, ADMIN, "/v1/sites/northside/audit?action=plugin.activated&limit=1000");
+    let (_, entries) = get(
+        folder,
+        ADMIN,
+        "/v1/sites/northside/audit?action=plugin.activated&limit=1000",
+    );
     entries.as_array().map_or(0, Vec::len)
 }
 
@@ -207,7 +328,13 @@ fn activations(folder: &HostFolder) -> usize {
 fn backlog(folder: &HostFolder) -> Value {
     let today = chrono::Utc::now().date_naive();
     let day = |offset: i64| today + chrono::Duration::days(offset);
-    let path = format!("/v1/sites/northside/backlog?baseline={}..{}&pilot={}..{}", day(-60), day(-8), day(-7), day(1));
+    let path = format!(
+        "/v1/sites/northside/backlog?baseline={}..{}&pilot={}..{}",
+        day(-60),
+        day(-8),
+        day(-7),
+        day(1)
+    );
     let (status, body) = get(folder, ADMIN, &path);
     assert_eq!(status, 200, "{body}");
     body
@@ -215,7 +342,10 @@ fn backlog(folder: &HostFolder) -> Value {
 
 fn items_routed(report: &Value) -> Value {
     let rows = report["rows"].as_array().expect("comparison rows");
-    rows.iter().find(|r| r["kpi"] == "items-routed").expect("an items-routed row")["pilot"].clone()
+    rows.iter()
+        .find(|r| r["kpi"] == "items-routed")
+        .expect("an items-routed row")["pilot"]
+        .clone()
 }
 
 /// Points the `refills` rule at the front desk pool.
@@ -223,7 +353,10 @@ fn edit_refill_rule(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
     let rules = doc["rule"].as_array_of_tables_mut().expect("rule tables");
-    let refills = rules.iter_mut().find(|r| r.get("name").and_then(|n| n.as_str()) == Some("refills")).expect("a refills rule");
+    let refills = rules
+        .iter_mut()
+        .find(|r| r.get("name").and_then(|n| n.as_str()) == Some("refills"))
+        .expect("a refills rule");
     refills["role"] = toml_edit::value("front-desk");
     refills["strategy"] = toml_edit::value("pool");
     refills.remove("pod_of");
@@ -236,11 +369,18 @@ fn edit_refill_rule(path: &Path) {
 fn copy_shared_samples(inbox: &Path) {
     let shared = switchboard_tests::workspace().join("../shared/data/hl7v2");
     let Ok(entries) = std::fs::read_dir(&shared) else {
-        eprintln!("note: {} is absent; only this test's own fixtures are used", shared.display());
+        eprintln!(
+            "note: {} is absent; only this test's own fixtures are used",
+            shared.display()
+        );
         return;
     };
     for entry in entries.flatten() {
-        std::fs::copy(entry.path(), inbox.join(format!("shared-{}", entry.file_name().to_string_lossy()))).unwrap();
+        std::fs::copy(
+            entry.path(),
+            inbox.join(format!("shared-{}", entry.file_name().to_string_lossy())),
+        )
+        .unwrap();
     }
 }
 
@@ -250,13 +390,22 @@ fn patient_secrets() -> Vec<String> {
     let mut secrets = vec![PATIENT_NAME.to_string(), PATIENT_BIRTH_DATE.to_string()];
     let shared = switchboard_tests::workspace().join("../shared/data/hl7v2");
     for entry in std::fs::read_dir(&shared).into_iter().flatten().flatten() {
-        let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).to_string();
+        let text =
+            String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).to_string();
         for line in text.split(['\r', '\n']).filter(|l| l.starts_with("PID|")) {
             let fields: Vec<&str> = line.split('|').collect();
-            if let Some(family) = fields.get(5).and_then(|f| f.split('^').next()).filter(|f| f.len() >= 4) {
+            if let Some(family) = fields
+                .get(5)
+                .and_then(|f| f.split('^').next())
+                .filter(|f| f.len() >= 4)
+            {
                 secrets.push(family.to_string());
             }
-            if let Some(birth) = fields.get(7).map(|f| f.chars().take(8).collect::<String>()).filter(|f| f.len() == 8) {
+            if let Some(birth) = fields
+                .get(7)
+                .map(|f| f.chars().take(8).collect::<String>())
+                .filter(|f| f.len() == 8)
+            {
                 secrets.push(birth);
             }
         }

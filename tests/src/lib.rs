@@ -71,7 +71,10 @@ pub struct HostFolder {
 
 /// A free loopback port: bind to port 0 and release it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl HostFolder {
@@ -79,13 +82,19 @@ impl HostFolder {
     /// the sample site with `site_extra` appended (connectors, policies).
     pub fn new(tokens: &[TokenSpec<'_>], sites: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let address: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("an address");
+        let address: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
+            .parse()
+            .expect("an address");
         let root = dir.path();
         switchboard::bundled::install_all(&root.join("plugins")).expect("bundled plugins install");
 
-        let mut host = format!("schema = 1\ndata_dir = \"data\"\n\n[api]\nlisten = \"{address}\"\n\n");
+        let mut host =
+            format!("schema = 1\ndata_dir = \"data\"\n\n[api]\nlisten = \"{address}\"\n\n");
         for (token, name, site, person, scope) in tokens {
-            host.push_str(&format!("[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [\"{scope}\"]\n", switchboard::app::tokens::hash_token(token)));
+            host.push_str(&format!(
+                "[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [\"{scope}\"]\n",
+                switchboard::app::tokens::hash_token(token)
+            ));
             if let Some(site) = site {
                 host.push_str(&format!("site = \"{site}\"\n"));
             }
@@ -96,15 +105,25 @@ impl HostFolder {
         std::fs::write(root.join("switchboard.toml"), host).expect("host file written");
 
         let sample = std::fs::read_to_string(sample_site_path()).expect("sample site");
-        let roster = sample.split("# Plugins.").next().expect("roster part").to_string();
+        let roster = sample
+            .split("# Plugins.")
+            .next()
+            .expect("roster part")
+            .to_string();
         let sites_dir = root.join("sites");
         std::fs::create_dir_all(&sites_dir).expect("sites folder");
-        copy_dir(&workspace().join("examples/config/sites/northside"), &sites_dir.join("northside"));
+        copy_dir(
+            &workspace().join("examples/config/sites/northside"),
+            &sites_dir.join("northside"),
+        );
         for (id, extra) in sites {
             let text = roster.replace("id = \"northside\"", &format!("id = \"{id}\"")) + extra;
             std::fs::write(sites_dir.join(format!("{id}.toml")), text).expect("site file written");
             if *id != "northside" {
-                copy_dir(&workspace().join("examples/config/sites/northside"), &sites_dir.join(id));
+                copy_dir(
+                    &workspace().join("examples/config/sites/northside"),
+                    &sites_dir.join(id),
+                );
             }
         }
         HostFolder { dir, address }
@@ -147,7 +166,13 @@ impl ServerProcess {
     /// As [`ServerProcess::start`], with a prepared command (for a wrapper
     /// such as strace); `serve --config DIR` is appended.
     pub fn start_with(mut command: std::process::Command, folder: &HostFolder) -> Self {
-        let log = folder.path().join(format!("serve-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let log = folder.path().join(format!(
+            "serve-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
         let stderr = std::fs::File::create(&log).expect("log file");
         let child = command
             .arg("serve")
@@ -166,14 +191,17 @@ impl ServerProcess {
     fn wait_healthy(&self, folder: &HostFolder) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            if let Ok(mut response) = ureq::get(&folder.url("/healthz")).call() {
-                if let Ok(body) = response.body_mut().read_to_string() {
-                    if body.contains("\"status\":\"ok\"") {
-                        return;
-                    }
-                }
+            if let Ok(mut response) = ureq::get(&folder.url("/healthz")).call()
+                && let Ok(body) = response.body_mut().read_to_string()
+                && body.contains("\"status\":\"ok\"")
+            {
+                return;
             }
-            assert!(std::time::Instant::now() < deadline, "serve did not become healthy within 120 s; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve did not become healthy within 120 s; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
@@ -192,7 +220,9 @@ impl ServerProcess {
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         self.child.wait().expect("serve exits")
     }
 

@@ -359,15 +359,32 @@ pub struct BacklogParams {
 
 /// Backlog KPIs over a baseline range and a pilot range, with percent change.
 #[utoipa::path(get, path = "/v1/sites/{site}/backlog", params(("site" = String, Path), BacklogParams), responses((status = 200, body = Object)))]
-pub async fn backlog(State(app): State<Arc<App>>, auth: Auth, Path(site): Path<String>, Query(params): Query<BacklogParams>) -> ApiResult<Json<switchboard_sim::metrics::Comparison>> {
+pub async fn backlog(
+    State(app): State<Arc<App>>,
+    auth: Auth,
+    Path(site): Path<String>,
+    Query(params): Query<BacklogParams>,
+) -> ApiResult<Json<switchboard_sim::metrics::Comparison>> {
     auth.require(&site, TokenScope::Admin)?;
-    let baseline = crate::app::metrics::parse_range(&params.baseline).map_err(ApiError::bad_request)?;
+    let baseline =
+        crate::app::metrics::parse_range(&params.baseline).map_err(ApiError::bad_request)?;
     let pilot = crate::app::metrics::parse_range(&params.pilot).map_err(ApiError::bad_request)?;
     blocking(move || {
-        let handle = app.sites.get(&site).ok_or_else(|| ApiError::not_found(format!("site {site:?} is not running")))?;
+        let handle = app
+            .sites
+            .get(&site)
+            .ok_or_else(|| ApiError::not_found(format!("site {site:?} is not running")))?;
         let state = handle.state();
-        let input = crate::app::metrics::metrics_input(app.engine.store().as_ref(), &state.site, state.config.closing_minute()).map_err(ApiError::internal)?;
-        let options = switchboard_sim::metrics::ReportOptions { pod: params.pod, as_of: Some(app.engine.now()) };
+        let input = crate::app::metrics::metrics_input(
+            app.engine.store().as_ref(),
+            &state.site,
+            state.config.closing_minute(),
+        )
+        .map_err(ApiError::internal)?;
+        let options = switchboard_sim::metrics::ReportOptions {
+            pod: params.pod,
+            as_of: Some(app.engine.now()),
+        };
         let b = switchboard_sim::metrics::report(&input, baseline, &options);
         let p = switchboard_sim::metrics::report(&input, pilot, &options);
         Ok(switchboard_sim::metrics::compare(b, p))

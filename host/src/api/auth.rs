@@ -58,10 +58,10 @@ fn session_cookie(parts: &Parts) -> Option<String> {
     for header in parts.headers.get_all(COOKIE) {
         let Ok(text) = header.to_str() else { continue };
         for pair in text.split(';') {
-            if let Some((name, value)) = pair.trim().split_once('=') {
-                if name == SESSION_COOKIE {
-                    return Some(value.to_string());
-                }
+            if let Some((name, value)) = pair.trim().split_once('=')
+                && name == SESSION_COOKIE
+            {
+                return Some(value.to_string());
             }
         }
     }

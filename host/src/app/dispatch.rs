@@ -39,13 +39,12 @@ impl Dispatcher {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
+            && sender.send(site.to_string()).is_err()
         {
-            if sender.send(site.to_string()).is_err() {
-                tracing::warn!(
-                    site,
-                    "dispatcher stopped; pending items are routed on the next start"
-                );
-            }
+            tracing::warn!(
+                site,
+                "dispatcher stopped; pending items are routed on the next start"
+            );
         }
     }
 

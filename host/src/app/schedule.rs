@@ -314,23 +314,24 @@ fn prepare_visits(app: &App, state: &SiteState, now: Timestamp) -> Result<(), St
         }
     }
     for stored in app.engine.events(site).map_err(|e| e.to_string())? {
-        if let Event::Appointment(appointment) = stored.event {
-            if appointment.start >= start && appointment.start < end {
-                let clinician = appointment
-                    .clinician
-                    .as_deref()
-                    .and_then(|c| state.site.resolve_provider(c))
-                    .map(str::to_string);
-                let open_items = by_patient
-                    .get(&appointment.patient)
-                    .cloned()
-                    .unwrap_or_default();
-                visits.push(PrepVisit {
-                    appointment,
-                    clinician,
-                    open_items,
-                });
-            }
+        if let Event::Appointment(appointment) = stored.event
+            && appointment.start >= start
+            && appointment.start < end
+        {
+            let clinician = appointment
+                .clinician
+                .as_deref()
+                .and_then(|c| state.site.resolve_provider(c))
+                .map(str::to_string);
+            let open_items = by_patient
+                .get(&appointment.patient)
+                .cloned()
+                .unwrap_or_default();
+            visits.push(PrepVisit {
+                appointment,
+                clinician,
+                open_items,
+            });
         }
     }
 

@@ -26,7 +26,9 @@ use switchboard_engine::IngestMode;
 use switchboard_sdk::{RouteContext, RouteError, Site, WorkItem};
 use switchboard_sim::metrics::{ReportOptions, compare, report};
 use switchboard_sim::render::comparison_table;
-use switchboard_sim::sim::{Owner, PhysicianDefault, PracticeConfig, SiteOutput, generate, simulate};
+use switchboard_sim::sim::{
+    Owner, PhysicianDefault, PracticeConfig, SiteOutput, generate, simulate,
+};
 
 use super::policy_route::route_item;
 use crate::app::tokens::hash_token;
@@ -66,15 +68,29 @@ const HL7_SITES: usize = 1;
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let temp = tempfile::tempdir().context("failed to create a temporary folder")?;
-    let root = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let root = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
 
     let config = PracticeConfig::default();
     let generated = generate(&config, args.days, args.seed)?;
     let baseline = simulate(&config, &generated, &mut PhysicianDefault)?;
-    println!("simulated {} days at {} sites (seed {})", args.days, baseline.sites.len(), args.seed);
+    println!(
+        "simulated {} days at {} sites (seed {})",
+        args.days,
+        baseline.sites.len(),
+        args.seed
+    );
 
     write_config(&root, &baseline.sites, args.listen)?;
-    let app = App::open(&root, AppOptions { background: false, ..AppOptions::default() })?;
+    let app = App::open(
+        &root,
+        AppOptions {
+            background: false,
+            ..AppOptions::default()
+        },
+    )?;
     app.load_sites();
     if let Some((site, reasons)) = app.sites.failures().into_iter().next() {
         anyhow::bail!("demo site {site} failed to load: {}", reasons.join("; "));
@@ -84,8 +100,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let pilot = simulate(&config, &generated, &mut assign)?;
 
     for (index, site) in pilot.sites.iter().enumerate() {
-        let feed = if index < HL7_SITES { "HL7 v2 results, notes and schedules plus FHIR R4" } else { "FHIR R4 Bundles and NDJSON" };
-        let counts = feed_site(&app, site, index < HL7_SITES).with_context(|| format!("feeding site {}", site.id()))?;
+        let feed = if index < HL7_SITES {
+            "HL7 v2 results, notes and schedules plus FHIR R4"
+        } else {
+            "FHIR R4 Bundles and NDJSON"
+        };
+        let counts = feed_site(&app, site, index < HL7_SITES)
+            .with_context(|| format!("feeding site {}", site.id()))?;
         app.engine.route_pending(site.id())?;
         let stored = app.engine.counts(site.id())?;
         println!(
@@ -101,10 +122,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     print_worklists(&app)?;
     for (before, after) in baseline.sites.iter().zip(&pilot.sites) {
-        let options = ReportOptions { pod: None, as_of: Some(before.as_of) };
+        let options = ReportOptions {
+            pod: None,
+            as_of: Some(before.as_of),
+        };
         let range = baseline.steady.unwrap_or(baseline.range);
-        let comparison = compare(report(&before.metrics(), range, &options), report(&after.metrics(), range, &options));
-        println!("\nsite {}: everything to the clinician (baseline) vs the table policy (pilot), {} to {}", before.id(), range.start, range.end);
+        let comparison = compare(
+            report(&before.metrics(), range, &options),
+            report(&after.metrics(), range, &options),
+        );
+        println!(
+            "\nsite {}: everything to the clinician (baseline) vs the table policy (pilot), {} to {}",
+            before.id(),
+            range.start,
+            range.end
+        );
         println!("{}", comparison_table(&comparison));
     }
     println!("report ready in {:.1} s", started.elapsed().as_secs_f64());
@@ -114,20 +146,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("configuration folder: {}", root.display());
-    println!("admin token: {ADMIN_TOKEN}   staff tokens: demo-<person id>, such as demo-{}", first_person(&app));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!(
+        "admin token: {ADMIN_TOKEN}   staff tokens: demo-<person id>, such as demo-{}",
+        first_person(&app)
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(super::serve::serve(app))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Writes the host file, one site file per simulated site (its roster plus
 /// the routing policy and two connectors), and the bundled plugins.
-fn write_config(root: &Path, sites: &[SiteOutput], listen: std::net::SocketAddr) -> anyhow::Result<()> {
+fn write_config(
+    root: &Path,
+    sites: &[SiteOutput],
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let sites_dir = root.join("sites");
     std::fs::create_dir_all(&sites_dir)?;
     crate::bundled::install_all(&root.join("plugins"))?;
 
-    let mut tokens = vec![token_entry("admin", ADMIN_TOKEN, None, None, TokenScope::Admin)];
+    let mut tokens = vec![token_entry(
+        "admin",
+        ADMIN_TOKEN,
+        None,
+        None,
+        TokenScope::Admin,
+    )];
     for site in sites {
         let id = site.id();
         let roster = site.site_toml()?;
@@ -138,22 +185,40 @@ fn write_config(root: &Path, sites: &[SiteOutput], listen: std::net::SocketAddr)
         std::fs::create_dir_all(sites_dir.join(id))?;
         std::fs::write(sites_dir.join(id).join("routing.toml"), ROUTING_TABLE)?;
         for person in site.roster().people {
-            tokens.push(token_entry(&person.id, &format!("demo-{}", person.id), Some(id), Some(&person.id), TokenScope::Staff));
+            tokens.push(token_entry(
+                &person.id,
+                &format!("demo-{}", person.id),
+                Some(id),
+                Some(&person.id),
+                TokenScope::Staff,
+            ));
         }
     }
-    let host = format!("schema = 1\ndata_dir = \"data\"\n\n[api]\nlisten = \"{listen}\"\n\n{}", tokens.join("\n"));
+    let host = format!(
+        "schema = 1\ndata_dir = \"data\"\n\n[api]\nlisten = \"{listen}\"\n\n{}",
+        tokens.join("\n")
+    );
     std::fs::write(root.join(crate::config::HOST_FILE), host)?;
     Ok(())
 }
 
-fn token_entry(name: &str, token: &str, site: Option<&str>, person: Option<&str>, scope: TokenScope) -> String {
+fn token_entry(
+    name: &str,
+    token: &str,
+    site: Option<&str>,
+    person: Option<&str>,
+    scope: TokenScope,
+) -> String {
     let scope = match scope {
         TokenScope::Admin => "admin",
         TokenScope::Staff => "staff",
         TokenScope::Metrics => "metrics",
         TokenScope::Intake => "intake",
     };
-    let mut text = format!("[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [\"{scope}\"]\n", hash_token(token));
+    let mut text = format!(
+        "[[tokens]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [\"{scope}\"]\n",
+        hash_token(token)
+    );
     if let Some(site) = site {
         text.push_str(&format!("site = \"{site}\"\n"));
     }
@@ -165,18 +230,38 @@ fn token_entry(name: &str, token: &str, site: Option<&str>, person: Option<&str>
 
 /// The owner the site's routing policy (the wasm component) gives an item.
 fn policy_owner(app: &App, site: &Site, item: &WorkItem) -> Result<Owner, RouteError> {
-    let handle = app.sites.get(&site.id).ok_or_else(|| RouteError::NoOwner(format!("site {} is not loaded", site.id)))?;
+    let handle = app
+        .sites
+        .get(&site.id)
+        .ok_or_else(|| RouteError::NoOwner(format!("site {} is not loaded", site.id)))?;
     let state = handle.state();
-    let policy = state.routing().ok_or_else(|| RouteError::NoOwner("no routing policy".to_string()))?;
+    let policy = state
+        .routing()
+        .ok_or_else(|| RouteError::NoOwner("no routing policy".to_string()))?;
     let routed = route_item(&state.site, item, 1);
-    let context = RouteContext { now: item.created, load: Vec::new() };
-    let outcome = policy.route(std::slice::from_ref(&routed), &context).map_err(|e| RouteError::NoOwner(e.to_string()))?;
-    let assignment = outcome.into_iter().next().unwrap_or_else(|| Err(RouteError::NoMatch("no result".to_string())))?;
+    let context = RouteContext {
+        now: item.created,
+        load: Vec::new(),
+    };
+    let outcome = policy
+        .route(std::slice::from_ref(&routed), &context)
+        .map_err(|e| RouteError::NoOwner(e.to_string()))?;
+    let assignment = outcome
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(RouteError::NoMatch("no result".to_string())))?;
     Ok(Owner::new(assignment.role, assignment.person.as_deref()))
 }
 
 /// Resource types the HL7 feed carries at an HL7 site.
-const HL7_TYPES: &[&str] = &["DiagnosticReport", "Observation", "Encounter", "Composition", "DocumentReference", "Appointment"];
+const HL7_TYPES: &[&str] = &[
+    "DiagnosticReport",
+    "Observation",
+    "Encounter",
+    "Composition",
+    "DocumentReference",
+    "Appointment",
+];
 
 /// Counts from feeding one site.
 #[derive(Debug, Default)]
@@ -204,16 +289,45 @@ fn feed_site(app: &App, site: &SiteOutput, hl7: bool) -> anyhow::Result<FeedCoun
         let mut updates = switchboard_sim::sim::fhir::day_updates_ndjson(site, date);
         if hl7 {
             drop_types(&mut bundle);
-            updates = updates.lines().filter(|line| !HL7_TYPES.iter().any(|t| line.contains(&format!("\"resourceType\":\"{t}\"")))).map(|l| format!("{l}\n")).collect();
-            let messages: Vec<String> = switchboard_sim::sim::hl7::day_messages(site, date).into_iter().map(|m| m.body).collect();
+            updates = updates
+                .lines()
+                .filter(|line| {
+                    !HL7_TYPES
+                        .iter()
+                        .any(|t| line.contains(&format!("\"resourceType\":\"{t}\"")))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let messages: Vec<String> = switchboard_sim::sim::hl7::day_messages(site, date)
+                .into_iter()
+                .map(|m| m.body)
+                .collect();
             if !messages.is_empty() {
-                counts.add(intake(app, id, "lab", messages.join("\r\n").as_bytes(), "application/hl7-v2")?);
+                counts.add(intake(
+                    app,
+                    id,
+                    "lab",
+                    messages.join("\r\n").as_bytes(),
+                    "application/hl7-v2",
+                )?);
                 counts.messages += messages.len() - 1;
             }
         }
-        counts.add(intake(app, id, "ehr", bundle.to_string().as_bytes(), "application/fhir+json")?);
+        counts.add(intake(
+            app,
+            id,
+            "ehr",
+            bundle.to_string().as_bytes(),
+            "application/fhir+json",
+        )?);
         if !updates.trim().is_empty() {
-            counts.add(intake(app, id, "ehr", updates.as_bytes(), "application/fhir+ndjson")?);
+            counts.add(intake(
+                app,
+                id,
+                "ehr",
+                updates.as_bytes(),
+                "application/fhir+ndjson",
+            )?);
         }
         date = date.succ_opt().context("date overflow")?;
     }
@@ -225,8 +339,14 @@ fn feed_site(app: &App, site: &SiteOutput, hl7: bool) -> anyhow::Result<FeedCoun
 fn drop_types(bundle: &mut serde_json::Value) {
     if let Some(entries) = bundle.get_mut("entry").and_then(|e| e.as_array_mut()) {
         entries.retain(|entry| {
-            let kind = entry.pointer("/resource/resourceType").and_then(|t| t.as_str()).unwrap_or("");
-            let id = entry.pointer("/resource/id").and_then(|t| t.as_str()).unwrap_or("");
+            let kind = entry
+                .pointer("/resource/resourceType")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
+            let id = entry
+                .pointer("/resource/id")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
             let lab_order = kind == "ServiceRequest" && id.ends_with("-order");
             !HL7_TYPES.contains(&kind) && !lab_order
         });
@@ -236,7 +356,13 @@ fn drop_types(bundle: &mut serde_json::Value) {
 /// Feeds one message; returns how many of its inputs the connector or the
 /// engine rejected (the simulator's order resources, which the FHIR
 /// connector reads only as the context of results, among them).
-fn intake(app: &App, site: &str, connector: &str, body: &[u8], content_type: &str) -> anyhow::Result<(u32, usize)> {
+fn intake(
+    app: &App,
+    site: &str,
+    connector: &str,
+    body: &[u8],
+    content_type: &str,
+) -> anyhow::Result<(u32, usize)> {
     let report = app.intake(site, connector, body, content_type, IngestMode::Live)?;
     Ok((report.new, report.rejects.len()))
 }
@@ -246,18 +372,29 @@ fn print_worklists(app: &App) -> anyhow::Result<()> {
     let mut totals: BTreeMap<String, u32> = BTreeMap::new();
     for site in app.sites.ids() {
         let counts = app.engine.counts(&site)?;
-        let line: Vec<String> = counts.roles.iter().map(|(role, c)| format!("{role} {}", c.open())).collect();
+        let line: Vec<String> = counts
+            .roles
+            .iter()
+            .map(|(role, c)| format!("{role} {}", c.open()))
+            .collect();
         println!("  {site:<12} {}", line.join(", "));
         for (role, c) in &counts.roles {
             *totals.entry(role.clone()).or_default() += c.open();
         }
     }
-    let line: Vec<String> = totals.iter().map(|(role, n)| format!("{role} {n}")).collect();
+    let line: Vec<String> = totals
+        .iter()
+        .map(|(role, n)| format!("{role} {n}"))
+        .collect();
     println!("  {:<12} {}", "all sites", line.join(", "));
     Ok(())
 }
 
 fn first_person(app: &App) -> String {
-    app.sites.ids().first().and_then(|id| app.sites.get(id)).and_then(|h| h.state().site.people.first().map(|p| p.id.clone())).unwrap_or_default()
+    app.sites
+        .ids()
+        .first()
+        .and_then(|id| app.sites.get(id))
+        .and_then(|h| h.state().site.people.first().map(|p| p.id.clone()))
+        .unwrap_or_default()
 }
-

@@ -11,10 +11,10 @@ mod demo;
 mod plugin_check;
 mod policy_route;
 mod report;
-mod store;
 mod serve;
 mod shadow;
 mod simulate;
+mod store;
 mod tls;
 
 pub use connector_run::content_type_for;
@@ -158,7 +158,11 @@ pub enum ShadowCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints a report; its per-input warnings would bury it.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Simulate(_)) { "error" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Simulate(_)) {
+        "error"
+    } else {
+        "info"
+    };
     init_logging(cli.log_format, default_level);
 
     match run(cli) {
@@ -187,7 +191,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Shadow(ShadowCommand::Report(args)) => shadow::report(&args),
         Command::Shadow(ShadowCommand::Promote(args)) => shadow::promote(&args),
         Command::Shadow(ShadowCommand::Rollback(args)) => shadow::rollback(&args),
-        Command::Backfill { config, site, since } => backfill::run(&config, &site, &since),
+        Command::Backfill {
+            config,
+            site,
+            since,
+        } => backfill::run(&config, &site, &since),
         Command::Simulate(args) => simulate::run(args),
         Command::Report(args) => report::run(args),
     }

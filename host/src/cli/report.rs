@@ -40,27 +40,46 @@ pub struct ReportArgs {
 }
 
 /// KPIs drawn as charts.
-const CHARTED: &[Kpi] = &[Kpi::OpenChartsEndOfDay, Kpi::DaysToCloseMedian, Kpi::PhysicianInboxShare, Kpi::AfterHoursSigning];
+const CHARTED: &[Kpi] = &[
+    Kpi::OpenChartsEndOfDay,
+    Kpi::DaysToCloseMedian,
+    Kpi::PhysicianInboxShare,
+    Kpi::AfterHoursSigning,
+];
 
 /// Prints the comparison and writes the CSV and SVG files.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let baseline_range = parse_range(&args.baseline).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
+    let baseline_range =
+        parse_range(&args.baseline).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
     let pilot_range = parse_range(&args.pilot).map_err(|e| anyhow::anyhow!("--pilot: {e}"))?;
     let host = load_host_config(&args.config)?;
     let layout = Layout::new(&args.config, &host.data_dir);
     let (site_config, site) = SiteConfig::load(&layout.sites.join(format!("{}.toml", args.site)))?;
 
-    let store = SledStore::open(layout.db()).map_err(|e| anyhow::anyhow!("{e}; while `switchboard serve` runs, read reports through GET /v1/sites/{}/backlog", args.site))?;
-    let input = metrics_input(&store, &site, site_config.closing_minute()).map_err(anyhow::Error::msg)?;
-    let options = ReportOptions { pod: args.pod.clone(), as_of: None };
+    let store = SledStore::open(layout.db()).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; while `switchboard serve` runs, read reports through GET /v1/sites/{}/backlog",
+            args.site
+        )
+    })?;
+    let input =
+        metrics_input(&store, &site, site_config.closing_minute()).map_err(anyhow::Error::msg)?;
+    let options = ReportOptions {
+        pod: args.pod.clone(),
+        as_of: None,
+    };
     let baseline = report(&input, baseline_range, &options);
     let pilot = report(&input, pilot_range, &options);
 
     let roi_section = match &args.roi {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
-            let inputs: RoiInputs = toml::from_str(&text).with_context(|| format!("invalid ROI inputs in {}", path.display()))?;
-            Some(roi_text(&roi(&baseline, &pilot, &inputs).map_err(|e| anyhow::anyhow!("{e}"))?))
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            let inputs: RoiInputs = toml::from_str(&text)
+                .with_context(|| format!("invalid ROI inputs in {}", path.display()))?;
+            Some(roi_text(
+                &roi(&baseline, &pilot, &inputs).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ))
         }
         None => None,
     };
@@ -75,12 +94,22 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_files(out: &Path, site: &str, comparison: &switchboard_sim::metrics::Comparison) -> anyhow::Result<()> {
+fn write_files(
+    out: &Path,
+    site: &str,
+    comparison: &switchboard_sim::metrics::Comparison,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
     std::fs::write(out.join(format!("{site}.csv")), comparison_csv(comparison))?;
     for kpi in CHARTED {
-        let name = serde_json::to_value(kpi)?.as_str().unwrap_or("kpi").to_string();
-        std::fs::write(out.join(format!("{site}-{name}.svg")), comparison_svg(comparison, *kpi))?;
+        let name = serde_json::to_value(kpi)?
+            .as_str()
+            .unwrap_or("kpi")
+            .to_string();
+        std::fs::write(
+            out.join(format!("{site}-{name}.svg")),
+            comparison_svg(comparison, *kpi),
+        )?;
     }
     Ok(())
 }

@@ -21,17 +21,41 @@ pub struct ShadowArgs {
 }
 
 fn call(args: &ShadowArgs, method: &str, path: &str) -> anyhow::Result<Value> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let url = format!("{}/v1/sites/{}{path}", args.api.trim_end_matches('/'), args.site);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!(
+        "{}/v1/sites/{}{path}",
+        args.api.trim_end_matches('/'),
+        args.site
+    );
     let request = match method {
-        "POST" => agent.post(&url).header("authorization", &format!("Bearer {}", args.token)).send_empty(),
-        _ => agent.get(&url).header("authorization", &format!("Bearer {}", args.token)).call(),
+        "POST" => agent
+            .post(&url)
+            .header("authorization", &format!("Bearer {}", args.token))
+            .send_empty(),
+        _ => agent
+            .get(&url)
+            .header("authorization", &format!("Bearer {}", args.token))
+            .call(),
     };
-    let mut response = request.map_err(|e| anyhow::anyhow!("failed to reach the host at {}: {e}; is `switchboard serve` running?", args.api))?;
+    let mut response = request.map_err(|e| {
+        anyhow::anyhow!(
+            "failed to reach the host at {}: {e}; is `switchboard serve` running?",
+            args.api
+        )
+    })?;
     let status = response.status().as_u16();
-    let body: Value = serde_json::from_str(&response.body_mut().read_to_string()?).unwrap_or(Value::Null);
+    let body: Value =
+        serde_json::from_str(&response.body_mut().read_to_string()?).unwrap_or(Value::Null);
     if status >= 400 {
-        anyhow::bail!("{} {}: {}", status, path, body["detail"].as_str().unwrap_or("request failed"));
+        anyhow::bail!(
+            "{} {}: {}",
+            status,
+            path,
+            body["detail"].as_str().unwrap_or("request failed")
+        );
     }
     Ok(body)
 }
@@ -41,12 +65,26 @@ pub fn report(args: &ShadowArgs) -> anyhow::Result<ExitCode> {
     let report = call(args, "GET", "/shadow")?;
     let candidate = &report["candidate"];
     if candidate.is_null() {
-        println!("site {} has no shadow policy running (add [shadow] to its site file)", args.site);
+        println!(
+            "site {} has no shadow policy running (add [shadow] to its site file)",
+            args.site
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("candidate  {} {} ({})", candidate["name"].as_str().unwrap_or("?"), candidate["version"].as_str().unwrap_or("?"), candidate["sha256"].as_str().unwrap_or("?"));
-    println!("compared   {} items, {} disagreements, {} failed shadow calls", report["compared"], report["disagreements"], report["shadow_failures"]);
-    for (title, key) in [("by active rule", "by_rule"), ("by category", "by_category")] {
+    println!(
+        "candidate  {} {} ({})",
+        candidate["name"].as_str().unwrap_or("?"),
+        candidate["version"].as_str().unwrap_or("?"),
+        candidate["sha256"].as_str().unwrap_or("?")
+    );
+    println!(
+        "compared   {} items, {} disagreements, {} failed shadow calls",
+        report["compared"], report["disagreements"], report["shadow_failures"]
+    );
+    for (title, key) in [
+        ("by active rule", "by_rule"),
+        ("by category", "by_category"),
+    ] {
         println!("{title}:");
         if let Some(map) = report[key].as_object() {
             for (name, count) in map {

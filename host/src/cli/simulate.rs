@@ -40,11 +40,16 @@ pub struct SimulateArgs {
 /// Runs both simulations and prints the comparison.
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.practice {
-        Some(path) => PracticeConfig::from_toml(&std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        Some(path) => PracticeConfig::from_toml(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read {}", path.display()))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
         None => PracticeConfig::default(),
     };
     let rules = match &args.rules {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read {}", path.display()))?,
         None => String::new(),
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -58,34 +63,73 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("simulating the table policy");
     }
 
-    let runtime = Runtime::new(RuntimeOptions::default()).map_err(|e| anyhow::anyhow!("failed to start the runtime: {e:#}"))?;
-    let (_, wasm, manifest) = crate::bundled::BUNDLED.iter().find(|(name, _, _)| *name == "table-policy").context("this build has no bundled table-policy")?;
-    let manifest = crate::config::Manifest::parse(std::path::Path::new("table-policy/plugin.toml"), manifest, &runtime.limits)?;
+    let runtime = Runtime::new(RuntimeOptions::default())
+        .map_err(|e| anyhow::anyhow!("failed to start the runtime: {e:#}"))?;
+    let (_, wasm, manifest) = crate::bundled::BUNDLED
+        .iter()
+        .find(|(name, _, _)| *name == "table-policy")
+        .context("this build has no bundled table-policy")?;
+    let manifest = crate::config::Manifest::parse(
+        std::path::Path::new("table-policy/plugin.toml"),
+        manifest,
+        &runtime.limits,
+    )?;
     let loaded = runtime.load(wasm, manifest)?;
-    let mut policies: std::collections::HashMap<String, PolicyPlugin> = std::collections::HashMap::new();
+    let mut policies: std::collections::HashMap<String, PolicyPlugin> =
+        std::collections::HashMap::new();
     let mut assign = |site: &Site, item: &WorkItem| -> Result<Owner, RouteError> {
         if !policies.contains_key(&site.id) {
-            let host = super::bench::host_context(&site.id, site.time_zone.parse().unwrap_or(chrono_tz::UTC), "table-policy");
-            let policy = PolicyPlugin::new(&runtime, loaded.clone(), host, site, &rules).map_err(|e| RouteError::NoOwner(e.to_string()))?;
+            let host = super::bench::host_context(
+                &site.id,
+                site.time_zone.parse().unwrap_or(chrono_tz::UTC),
+                "table-policy",
+            );
+            let policy = PolicyPlugin::new(&runtime, loaded.clone(), host, site, &rules)
+                .map_err(|e| RouteError::NoOwner(e.to_string()))?;
             policies.insert(site.id.clone(), policy);
         }
         let policy = &policies[&site.id];
         let routed = route_item(site, item, 1);
-        let outcome = policy.route(std::slice::from_ref(&routed), &RouteContext { now: item.created, load: Vec::new() }).map_err(|e| RouteError::NoOwner(e.to_string()))?;
-        let assignment = outcome.into_iter().next().unwrap_or_else(|| Err(RouteError::NoMatch("no result".into())))?;
+        let outcome = policy
+            .route(
+                std::slice::from_ref(&routed),
+                &RouteContext {
+                    now: item.created,
+                    load: Vec::new(),
+                },
+            )
+            .map_err(|e| RouteError::NoOwner(e.to_string()))?;
+        let assignment = outcome
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(RouteError::NoMatch("no result".into())))?;
         Ok(Owner::new(assignment.role, assignment.person.as_deref()))
     };
     let pilot = simulate(&config, &generated, &mut assign)?;
 
     let range = baseline.steady.unwrap_or(baseline.range);
     for (before, after) in baseline.sites.iter().zip(&pilot.sites) {
-        let options = ReportOptions { pod: None, as_of: Some(before.as_of) };
-        let comparison = compare(report(&before.metrics(), range, &options), report(&after.metrics(), range, &options));
-        println!("site {}: EHR default (baseline) vs table policy (pilot), {} to {}", before.id(), range.start, range.end);
+        let options = ReportOptions {
+            pod: None,
+            as_of: Some(before.as_of),
+        };
+        let comparison = compare(
+            report(&before.metrics(), range, &options),
+            report(&after.metrics(), range, &options),
+        );
+        println!(
+            "site {}: EHR default (baseline) vs table policy (pilot), {} to {}",
+            before.id(),
+            range.start,
+            range.end
+        );
         println!("{}", comparison_table(&comparison));
         if let Some(out) = &args.out {
             std::fs::create_dir_all(out)?;
-            std::fs::write(out.join(format!("{}.csv", before.id())), comparison_csv(&comparison))?;
+            std::fs::write(
+                out.join(format!("{}.csv", before.id())),
+                comparison_csv(&comparison),
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

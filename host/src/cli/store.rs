@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use switchboard_engine::{SledStore, Store};
 
 fn open(data: &Path) -> anyhow::Result<SledStore> {
-    SledStore::open(data.join("db")).map_err(|e| anyhow::anyhow!("{e}; stop `switchboard serve` before offline maintenance"))
+    SledStore::open(data.join("db"))
+        .map_err(|e| anyhow::anyhow!("{e}; stop `switchboard serve` before offline maintenance"))
 }
 
 /// Checks the trees against the log and exits 1 on any mismatch.
@@ -14,7 +15,11 @@ pub fn verify(data: &Path) -> anyhow::Result<ExitCode> {
     let store = open(data)?;
     let report = store.verify()?;
     println!("{report:#?}");
-    Ok(if report.is_healthy() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Rebuilds the trees from the log.

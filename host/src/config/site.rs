@@ -276,17 +276,18 @@ impl SiteConfig {
                 ),
             ));
         }
-        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            if path.extension().is_some() && stem != self.id {
-                return Err(ConfigError::invalid(
-                    path,
-                    "id",
-                    format!(
-                        "site id {:?} does not match the file name; rename the file to {}.toml",
-                        self.id, self.id
-                    ),
-                ));
-            }
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            && path.extension().is_some()
+            && stem != self.id
+        {
+            return Err(ConfigError::invalid(
+                path,
+                "id",
+                format!(
+                    "site id {:?} does not match the file name; rename the file to {}.toml",
+                    self.id, self.id
+                ),
+            ));
         }
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::invalid(
@@ -319,14 +320,14 @@ impl SiteConfig {
         )
         .map_err(|e| ConfigError::invalid(path, "people", e.message))?;
 
-        if let Some(owner) = &self.fallback_owner {
-            if site.person(owner).is_none() {
-                return Err(ConfigError::invalid(
-                    path,
-                    "fallback_owner",
-                    format!("{owner:?} is not in [[people]]"),
-                ));
-            }
+        if let Some(owner) = &self.fallback_owner
+            && site.person(owner).is_none()
+        {
+            return Err(ConfigError::invalid(
+                path,
+                "fallback_owner",
+                format!("{owner:?} is not in [[people]]"),
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (index, connector) in self.connectors.iter().enumerate() {

@@ -123,10 +123,10 @@ impl Runtime {
         start_epoch_thread(&engine, stop.clone());
 
         let compat_key = compat_key(&engine);
-        if let Some(dir) = &options.cache_dir {
-            if let Err(error) = std::fs::create_dir_all(dir) {
-                tracing::warn!(path = %dir.display(), %error, "failed to create the compiled-component cache; plugins compile on every load");
-            }
+        if let Some(dir) = &options.cache_dir
+            && let Err(error) = std::fs::create_dir_all(dir)
+        {
+            tracing::warn!(path = %dir.display(), %error, "failed to create the compiled-component cache; plugins compile on every load");
         }
         Ok(Runtime {
             inner: Arc::new(Inner {

@@ -430,7 +430,9 @@ impl Sites {
                         sha256: source.plugin.sha256.clone(),
                         previous_sha256: existing.as_ref().map(|e| e.source.plugin.sha256.clone()),
                         config_sha256: source.config_sha256.clone(),
-                        previous_config_sha256: existing.as_ref().map(|e| e.source.config_sha256.clone()),
+                        previous_config_sha256: existing
+                            .as_ref()
+                            .map(|e| e.source.config_sha256.clone()),
                     });
                     slots.insert(key, Arc::new(active));
                 }
@@ -570,10 +572,10 @@ impl Sites {
                         kind: a.slot,
                         instance: a.instance.clone().unwrap_or_default(),
                     };
-                    if let Some(slot) = old.slots.get(&key) {
-                        if slot.source.plugin.sha256 != a.sha256 {
-                            previous.insert(key.clone(), slot.clone());
-                        }
+                    if let Some(slot) = old.slots.get(&key)
+                        && slot.source.plugin.sha256 != a.sha256
+                    {
+                        previous.insert(key.clone(), slot.clone());
                     }
                     refused.remove(&key);
                 }

@@ -67,7 +67,7 @@ impl Watcher {
                     }
                 }
             })
-            .map_err(|e| notify::Error::io(e))?;
+            .map_err(notify::Error::io)?;
 
         Ok(Watcher {
             _debouncer: debouncer,
