@@ -84,7 +84,7 @@ pub struct SlotView {
 pub struct PluginsView {
     /// Active slots.
     pub slots: Vec<SlotView>,
-    /// Why the last reload was rejected, when it was.
+    /// Reasons the last reload was rejected, empty when it applied.
     pub last_error: Vec<String>,
 }
 

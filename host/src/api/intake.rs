@@ -127,7 +127,7 @@ pub async fn notification(
             if let Err(error) =
                 switchboard_egress::webhook::verify(secret.as_bytes(), &body, signature)
             {
-                tracing::warn!(site, connector, %error, "webhook signature check failed; notification refused");
+                tracing::warn!(site, connector, %error, "webhook signature check failed; notification rejected");
                 return Err(ApiError::unauthorized(error.to_string()));
             }
         }

@@ -85,7 +85,7 @@ impl App {
         self.ingest_batch(site, connector, batch, IngestOptions { mode, cursor: None })
     }
 
-    /// Stores a batch and asks for routing.
+    /// Stores a batch and requests a routing pass.
     ///
     /// # Errors
     ///

@@ -202,7 +202,7 @@ fn handle_message(app: &App, site: &str, connector: &str, frame: &[u8]) -> Strin
         }
         Err(error @ IntakeError::Rejected { .. }) => header.ack("AE", &error.to_string()),
         Err(error) => {
-            tracing::warn!(site, connector, control_id = %header.control_id, %error, "MLLP message not stored; answered AR");
+            tracing::warn!(site, connector, control_id = %header.control_id, %error, "MLLP message not stored; responded with AR");
             header.ack("AR", &error.to_string())
         }
     }
@@ -223,7 +223,7 @@ struct MessageHeader {
 }
 
 impl MessageHeader {
-    /// Reads MSH leniently: an unreadable header still gets an answer.
+    /// Reads MSH leniently, so an unreadable header still gets an ACK.
     fn parse(frame: &[u8]) -> Self {
         let text = String::from_utf8_lossy(frame);
         let text = text.trim_start_matches('\u{feff}');
@@ -247,7 +247,7 @@ impl MessageHeader {
         }
     }
 
-    /// An ACK with sender and receiver swapped and MSA echoing the control id.
+    /// Builds an ACK with sender and receiver swapped and MSA echoing the control id.
     fn ack(&self, code: &str, text: &str) -> String {
         let f = self.field;
         let encoding = if self.encoding.is_empty() {

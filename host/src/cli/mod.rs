@@ -52,7 +52,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the host: connectors, routing, nudges and the HTTP API.
     Serve {
-        /// Configuration folder (holds switchboard.toml, sites/ and plugins/).
+        /// Configuration folder (contains switchboard.toml, sites/ and plugins/).
         #[arg(long)]
         config: PathBuf,
     },
@@ -130,13 +130,13 @@ pub enum ConnectorCommand {
 pub enum StoreCommand {
     /// Check the store's trees against its event log.
     Verify {
-        /// Data folder (holds db/).
+        /// Data folder (contains db/).
         #[arg(long)]
         data: PathBuf,
     },
     /// Rebuild the store's trees from its event log.
     Rebuild {
-        /// Data folder (holds db/).
+        /// Data folder (contains db/).
         #[arg(long)]
         data: PathBuf,
     },

@@ -21,7 +21,7 @@ const BATCH: usize = 256;
 pub struct RouteArgs {
     /// The policy: a `.wasm` file with `plugin.toml` beside it, or its folder.
     pub plugin: PathBuf,
-    /// Site file (`sites/<site>.toml`) whose roster the policy sees.
+    /// Site file (`sites/<site>.toml`) whose roster the policy receives.
     #[arg(long)]
     pub site: PathBuf,
     /// Policy config file; defaults to the site's `[routing] config`.

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use super::error::{ConfigError, parse_toml, read_toml};
 use super::host::Limits;
 
-/// Which world a plugin implements.
+/// The world a plugin implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
@@ -45,7 +45,7 @@ impl PluginKind {
     }
 }
 
-/// What a connector may reach.
+/// Network reach and credentials of a connector.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capabilities {
@@ -59,7 +59,7 @@ pub struct Capabilities {
     pub credentials: Vec<String>,
 }
 
-/// Limits a plugin asks for; `None` takes the host's default.
+/// Limits a plugin requests. `None` takes the host's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedLimits {
@@ -83,9 +83,9 @@ pub struct Manifest {
     pub name: String,
     /// Plugin version, `MAJOR.MINOR.PATCH`.
     pub version: String,
-    /// Which world it implements.
+    /// The world it implements.
     pub kind: PluginKind,
-    /// The WIT package version the author says it was built against. The
+    /// The WIT package version the author declares it was built against. The
     /// component's own exports are the authority; a mismatch is an error.
     pub interface: String,
     /// One line on what it does.

@@ -18,7 +18,7 @@ pub(super) struct Live<B> {
     pub calls: u64,
 }
 
-/// Counters an administrator sees per plugin.
+/// Call counters per plugin, shown to administrators.
 #[derive(Debug, Default)]
 pub struct CallStats {
     /// Calls that returned.
