@@ -222,7 +222,9 @@ impl Default for RateLimit {
 /// failures only for idempotent methods (`GET`, `HEAD`, `PUT`, `DELETE`),
 /// because a `POST` that failed there may already have taken effect. The
 /// wait is the response's `Retry-After` when present, else an exponential
-/// backoff with jitter; no wait runs past the call's deadline.
+/// backoff with jitter; no wait runs past the call's deadline. A
+/// `Retry-After` also delays the site's later calls to the same origin until
+/// its time, up to [`MAX_RETRY_AFTER_HOLD`](crate::MAX_RETRY_AFTER_HOLD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 disables retries.

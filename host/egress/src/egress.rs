@@ -129,7 +129,8 @@ impl Egress {
     /// - [`EgressError::Credential`]: the credential is not in the manifest
     ///   or the site, or its token could not be obtained.
     /// - [`EgressError::RateLimited`]: the site's budget has no slot within
-    ///   the deadline.
+    ///   the deadline, or an earlier `Retry-After` from the origin lasts
+    ///   past it. Nothing was sent.
     /// - [`EgressError::TimedOut`]: the deadline passed, or retries of a
     ///   429 or 5xx response ran out.
     /// - [`EgressError::TooLarge`]: the body is over the limit.
@@ -177,6 +178,7 @@ impl Egress {
     /// Sends the request once. Returns the response, or `None` when the call
     /// goes on (a redirect, a retry, a token refresh).
     fn attempt(&self, call: &mut Call<'_>) -> Result<Option<EgressResponse>, EgressError> {
+        self.wait_for_hold(call)?;
         self.wait_for_budget(call)?;
         let bearer = self.bearer(call)?;
         let timeout = self.remaining(call)?;
@@ -254,6 +256,14 @@ impl Egress {
             let retry_after = incoming
                 .header("retry-after")
                 .and_then(|value| parse_retry_after(value, self.shared.clock().wall()));
+            if let Some(wait) = retry_after {
+                self.shared.holds.hold(
+                    &self.config.site,
+                    &call.target.origin(),
+                    self.shared.now(),
+                    wait,
+                );
+            }
             let exhausted = EgressError::TimedOut(format!(
                 "{} returned HTTP {status} on {} attempts; the EHR is overloaded or failing, try again later",
                 call.target.origin(),
@@ -393,6 +403,33 @@ impl Egress {
         Ok(())
     }
 
+    /// Waits out a `Retry-After` that the call's origin sent this site
+    /// earlier, so the EHR gets no request before the time it named.
+    ///
+    /// # Errors
+    ///
+    /// [`EgressError::RateLimited`], without sending, when the hold lasts
+    /// past the call's deadline.
+    fn wait_for_hold(&self, call: &Call<'_>) -> Result<(), EgressError> {
+        let origin = call.target.origin();
+        let now = self.shared.now();
+        let wait = self.shared.holds.remaining(&self.config.site, &origin, now);
+        if wait.is_zero() {
+            return Ok(());
+        }
+        if now + wait >= call.deadline {
+            tracing::debug!(site = %self.config.site, plugin = %self.config.plugin, host = %origin, wait_ms = wait.as_millis() as u64, "request not sent: the EHR's Retry-After time has not come");
+            return Err(EgressError::RateLimited(format!(
+                "{origin} set Retry-After to another {} s, past this call's {:?} deadline; nothing was sent, retry on a later poll",
+                whole_seconds(wait),
+                self.config.deadline
+            )));
+        }
+        tracing::debug!(site = %self.config.site, plugin = %self.config.plugin, host = %origin, wait_ms = wait.as_millis() as u64, "waiting for the EHR's Retry-After");
+        self.shared.clock().sleep(wait);
+        Ok(())
+    }
+
     /// Takes a slot from the site's budget, sleeping when the slot is in the
     /// near future.
     fn wait_for_budget(&self, call: &Call<'_>) -> Result<(), EgressError> {
@@ -525,6 +562,11 @@ impl fmt::Debug for Egress {
             .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// `duration` in seconds, rounded up, for messages.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 fn is_redirect(status: u16) -> bool {

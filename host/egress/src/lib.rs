@@ -22,7 +22,9 @@
 //!   every attempt and every token request takes a slot.
 //! - **Retries.** 429 and 5xx answers and connection failures, with
 //!   exponential backoff, seeded jitter and `Retry-After`, never past the
-//!   call's deadline.
+//!   call's deadline. A `Retry-After` also delays the site's later calls
+//!   to that origin until its time, so a call that gave up early is not
+//!   followed by one that asks again too soon.
 //! - **Size limit.** Bodies over the limit are refused without reading
 //!   further.
 //!
@@ -67,6 +69,7 @@ mod clock;
 mod config;
 mod egress;
 mod error;
+mod hold;
 mod jwt;
 mod rate;
 mod request;
@@ -85,6 +88,7 @@ pub use config::{
 };
 pub use egress::{Egress, MAX_REDIRECTS};
 pub use error::{ConfigError, EgressError};
+pub use hold::MAX_RETRY_AFTER_HOLD;
 pub use jwt::ASSERTION_LIFETIME;
 pub use request::{EgressRequest, EgressResponse};
 pub use resolve::{NameResolver, StaticResolver, SystemResolver};

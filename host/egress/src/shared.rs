@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::RateLimit;
+use crate::hold::RetryHolds;
 use crate::rate::{TokenBucket, WouldWait};
 use crate::resolve::{NameResolver, PlainResolver, SystemResolver};
 use crate::token::TokenCache;
@@ -15,7 +16,8 @@ use crate::token::TokenCache;
 /// User-Agent sent with every request.
 pub(crate) const USER_AGENT: &str = concat!("switchboard-egress/", env!("CARGO_PKG_VERSION"));
 
-/// What outlives a plugin reload: cached tokens and rate-limit buckets.
+/// State that outlives a plugin reload: cached tokens, rate-limit buckets
+/// and `Retry-After` holds.
 ///
 /// The host makes one at start-up and passes it to every
 /// [`Egress::new`](crate::Egress::new). Dropping an `Egress` (a plugin
@@ -26,6 +28,7 @@ pub struct EgressShared {
     names: Arc<dyn NameResolver>,
     pub(crate) tokens: TokenCache,
     buckets: Mutex<HashMap<String, TokenBucket>>,
+    pub(crate) holds: RetryHolds,
     pub(crate) token_agent: ureq::Agent,
 }
 
@@ -51,6 +54,7 @@ impl EgressShared {
             names,
             tokens: TokenCache::default(),
             buckets: Mutex::new(HashMap::new()),
+            holds: RetryHolds::default(),
             token_agent,
         })
     }

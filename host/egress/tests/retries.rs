@@ -49,6 +49,79 @@ fn retry_after_http_date_honoured() {
 }
 
 #[test]
+fn long_retry_after_holds_next_call() {
+    let s = setup();
+    open_ehr(&s);
+    s.ehr.inject(Fault::too_many_requests(120));
+    let mut config = config(&s.ehr);
+    config.deadline = seconds(30);
+    let egress = Egress::new(config, s.shared.clone()).unwrap();
+
+    let first = egress.send(get(&s.ehr, "/Patient/p1")).unwrap_err();
+    s.clock.advance(seconds(60));
+    let during_hold = egress.send(get(&s.ehr, "/Patient/p1")).unwrap_err();
+    let requests_during_hold = s.ehr.requests().len();
+    s.clock.advance(seconds(60));
+    let after = egress.send(get(&s.ehr, "/Patient/p1")).unwrap();
+
+    assert!(
+        matches!(&first, EgressError::TimedOut(m) if m.contains("HTTP 429")),
+        "{first:?}"
+    );
+    assert!(
+        matches!(&during_hold, EgressError::RateLimited(m) if m.contains("Retry-After to another 60 s")),
+        "{during_hold:?}"
+    );
+    assert_eq!(
+        requests_during_hold, 1,
+        "the call during the hold sent nothing"
+    );
+    assert_eq!(after.status, 200);
+    assert!(s.clock.sleeps().is_empty());
+}
+
+#[test]
+fn short_hold_waited_out_by_next_call() {
+    let s = setup();
+    open_ehr(&s);
+    s.ehr.inject(Fault::too_many_requests(40));
+    let mut config = config(&s.ehr);
+    config.deadline = seconds(30);
+    let egress = Egress::new(config, s.shared.clone()).unwrap();
+
+    egress.send(get(&s.ehr, "/Patient/p1")).unwrap_err();
+    s.clock.advance(seconds(25));
+    let response = egress.send(get(&s.ehr, "/Patient/p1")).unwrap();
+
+    assert_eq!(response.status, 200);
+    assert_eq!(s.clock.sleeps(), vec![seconds(15)]);
+    assert_eq!(s.ehr.requests().len(), 2);
+}
+
+#[test]
+fn hold_applies_to_same_site_only() {
+    let s = setup();
+    open_ehr(&s);
+    s.ehr.inject(Fault::too_many_requests(120));
+    let mut north_config = config(&s.ehr);
+    north_config.deadline = seconds(30);
+    let mut south_config = north_config.clone();
+    south_config.site = "southside".to_string();
+    let north = Egress::new(north_config, s.shared.clone()).unwrap();
+    let south = Egress::new(south_config, s.shared.clone()).unwrap();
+    let south_request = EgressRequest {
+        site: "southside".to_string(),
+        ..get(&s.ehr, "/Patient/p1")
+    };
+
+    north.send(get(&s.ehr, "/Patient/p1")).unwrap_err();
+    let response = south.send(south_request).unwrap();
+
+    assert_eq!(response.status, 200);
+    assert_eq!(s.ehr.requests().len(), 2);
+}
+
+#[test]
 fn server_errors_retried_with_backoff() {
     let s = setup();
     open_ehr(&s);
