@@ -494,7 +494,8 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// A nudge that was sent, kept so each level goes out at most once.
+/// A nudge that was sent, kept so each level goes out at most once to each
+/// recipient (a person, or a role pool when `person` is `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NudgeRecord {
     /// The item.
@@ -508,6 +509,17 @@ pub struct NudgeRecord {
     /// When it was sent.
     #[serde(with = "crate::codec::timestamp")]
     pub at: Timestamp,
+}
+
+impl NudgeRecord {
+    /// Describes the recipient for messages: `dr-lee (medical-director)`,
+    /// or `the medical-director pool`.
+    pub fn recipient(&self) -> String {
+        match &self.person {
+            Some(person) => format!("{person} ({})", self.role),
+            None => format!("the {} pool", self.role),
+        }
+    }
 }
 
 /// A daily metric snapshot as the metrics module computed it.

@@ -366,6 +366,94 @@ fn nudge_level_sent_once() {
 }
 
 #[test]
+fn nudge_level_once_per_recipient() {
+    use switchboard_engine::model::NudgeRecord;
+    use switchboard_sdk::NudgeLevel;
+    let fx = Fixture::new();
+    let id = fx.ingest_routed(vec![refill("rx-1", 1)])[0];
+    let escalation = |person: Option<&str>| NudgeRecord {
+        item: id,
+        level: NudgeLevel::Escalation,
+        role: "physician".into(),
+        person: person.map(str::to_string),
+        at: T0,
+    };
+
+    let to_ng = fx.engine.record_nudge(escalation(Some("dr-ng"))).unwrap();
+    let to_okafor = fx
+        .engine
+        .record_nudge(escalation(Some("dr-okafor")))
+        .unwrap();
+    let to_pool = fx.engine.record_nudge(escalation(None)).unwrap();
+    let to_ng_again = fx.engine.record_nudge(escalation(Some("dr-ng"))).unwrap();
+    let to_pool_again = fx.engine.record_nudge(escalation(None)).unwrap();
+
+    assert!(to_ng);
+    assert!(to_okafor);
+    assert!(to_pool);
+    assert!(!to_ng_again);
+    assert!(!to_pool_again);
+    let recipients: Vec<Option<String>> = fx
+        .engine
+        .nudges(id)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.person)
+        .collect();
+    assert_eq!(recipients.len(), 3);
+    assert!(recipients.contains(&Some("dr-ng".to_string())));
+    assert!(recipients.contains(&Some("dr-okafor".to_string())));
+    assert!(recipients.contains(&None));
+    assert!(fx.engine.verify().unwrap().is_healthy());
+}
+
+#[test]
+fn version_1_nudges_are_migrated() {
+    use switchboard_engine::model::NudgeRecord;
+    use switchboard_sdk::NudgeLevel;
+    let fx = Fixture::new();
+    let id = fx.ingest_routed(vec![refill("rx-1", 1)])[0];
+    let warning = NudgeRecord {
+        item: id,
+        level: NudgeLevel::Warning,
+        role: "ma".into(),
+        person: Some("ma-lund".into()),
+        at: T0,
+    };
+    fx.engine.record_nudge(warning.clone()).unwrap();
+    let dir = fx.close();
+    {
+        // Rewrite the store as schema version 1 wrote it: the nudge keyed
+        // by the item id and the level code alone (warning = 1).
+        let raw = sled::open(db_path(&dir)).unwrap();
+        let nudges = raw.open_tree("nudges").unwrap();
+        let (_, value) = nudges.pop_min().unwrap().unwrap();
+        let mut old_key = id.0.to_be_bytes().to_vec();
+        old_key.push(1);
+        nudges.insert(old_key, value).unwrap();
+        raw.open_tree("meta")
+            .unwrap()
+            .insert("schema", &1u32.to_be_bytes())
+            .unwrap();
+        raw.flush().unwrap();
+    }
+
+    let (engine, store) = reopen(&dir, Arc::new(TableRouter::default()));
+    let resent = engine.record_nudge(warning.clone()).unwrap();
+    let listed = engine.nudges(id).unwrap();
+    let report = engine.verify().unwrap();
+    drop(engine);
+    drop(store);
+
+    assert!(!resent, "the migrated nudge still counts as sent");
+    assert_eq!(listed, vec![warning]);
+    assert!(report.is_healthy(), "{:?}", report.mismatches);
+    let raw = sled::open(db_path(&dir)).unwrap();
+    let schema = raw.open_tree("meta").unwrap().get("schema").unwrap();
+    assert_eq!(schema.as_deref(), Some(&2u32.to_be_bytes()[..]));
+}
+
+#[test]
 fn activation_is_audited() {
     use switchboard_engine::model::{Activation, ActivationOutcome};
     let fx = Fixture::new();

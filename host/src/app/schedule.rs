@@ -1,15 +1,22 @@
 //! Time-driven work, once per [`TICK`] for every site:
 //!
+//! - the critical-result fallback (module `critical`): a critical result that
+//!   failed routing, or that nobody claimed by its due time, is reassigned
+//!   to the site's `fallback_owner` and raises an alert, so it never waits
+//!   silently;
 //! - nudges: the site's nudge policy sees its open charts and items near or
-//!   past their due time; each new nudge (at most one per level per item,
-//!   enforced by the store) goes to the log, the item's nudge list and, when
-//!   the site sets `nudge_webhook`, a webhook carrying ids and a link only;
-//! - the critical-result fallback: a critical result that failed routing, or
-//!   that nobody claimed by its due time, is reassigned to the site's
-//!   `fallback_owner` and raises an alert, so it never waits silently;
+//!   past their due time; each new nudge goes to the log, the item's nudge
+//!   list and, when the site sets `nudge_webhook`, a webhook carrying ids
+//!   and a link only (module `webhook`);
 //! - pre-visit prep: once a day after closing time, the prep policy sees the
 //!   next clinic day's appointments with each patient's open items, and the
 //!   items it asks for are ingested like connector items.
+//!
+//! The three tasks run independently: a failing nudge policy does not hold
+//! up the critical fallback.
+
+mod critical;
+mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,9 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use switchboard_engine::model::NudgeRecord;
-use switchboard_engine::{Item, ItemId, ItemStatus, Reassignment, WorklistQuery};
+use switchboard_engine::{Item, ItemId, WorklistQuery};
 use switchboard_sdk::{
-    Batch, Category, Event, OpenItem, PatientItem, PrepVisit, ResultFlag, Timestamp, WorkItem,
+    Batch, Category, Event, OpenItem, PatientItem, PrepVisit, Timestamp, WorkItem,
 };
 
 use super::App;
@@ -32,11 +39,28 @@ pub const TICK: Duration = Duration::from_secs(30);
 /// can remind before a due time as well as after.
 const NUDGE_HORIZON_MINUTES: i64 = 24 * 60;
 
-/// Most items passed to one nudge call.
+/// Most items passed to one nudge call, and most overdue items the critical
+/// fallback reads per site and tick.
 const NUDGE_BATCH: usize = 2_000;
 
 /// Connector name under which prep items are stored.
 pub const PREP_CONNECTOR: &str = "prep";
+
+/// Key-value namespace of the scheduler's own records (the last prep date,
+/// critical-fallback markers). Plugin names are lowercase letters, digits
+/// and `-`, so no plugin shares it.
+const SCHEDULE_KV: &str = "__schedule";
+
+/// A scheduled task: one site's share of it at the given time.
+type Task = fn(&App, &SiteState, Timestamp) -> Result<(), String>;
+
+/// The tasks of a tick, in order. The critical fallback runs first, so a
+/// result it reassigns is nudged to its new owner in the same tick.
+const TASKS: [(&str, Task); 3] = [
+    ("critical fallback", critical::run),
+    ("nudges", send_nudges),
+    ("pre-visit prep", prepare_visits),
+];
 
 /// Starts the scheduler thread.
 pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
@@ -70,12 +94,11 @@ pub fn tick(app: &App) {
             continue;
         };
         let state = handle.state();
-        let outcome = send_nudges(app, &state, now)
-            .and_then(|()| critical_fallback(app, &state, now))
-            .and_then(|()| prepare_visits(app, &state, now));
-        if let Err(error) = outcome {
-            app.stats.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(site, %error, "scheduled work failed; it runs again at the next tick");
+        for (task, run) in TASKS {
+            if let Err(error) = run(app, &state, now) {
+                app.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(site, task, %error, "scheduled work failed; it runs again at the next tick");
+            }
         }
     }
 }
@@ -167,6 +190,14 @@ fn send_nudges(app: &App, state: &SiteState, now: Timestamp) -> Result<(), Strin
         });
     }
 
+    // Each recipient gets each level of an item at most once, so an
+    // escalation to a role held by two medical directors reaches both, as
+    // the policy asked, and each can be paged on their own. The other
+    // choice, one escalation to the role's pool, would leave the webhook
+    // receiver to expand the role and lose who was told. `sent` above lists
+    // a level once anyone received it, so a holder who was off duty when
+    // the escalation went out is not sent it later: the colleagues on duty
+    // were.
     let nudges = policy.nudges(&open, now).map_err(|e| e.to_string())?;
     for nudge in nudges {
         let record = NudgeRecord {
@@ -182,88 +213,8 @@ fn send_nudges(app: &App, state: &SiteState, now: Timestamp) -> Result<(), Strin
         app.stats.nudges.fetch_add(1, Ordering::Relaxed);
         tracing::info!(site, item = nudge.key, level = nudge.level.as_str(), role = %nudge.role, person = nudge.person.as_deref().unwrap_or("-"), "nudge sent");
         if let Some(url) = &state.config.nudge_webhook {
-            post_nudge(url, site, &nudge);
-        }
-    }
-    Ok(())
-}
-
-/// Sends a nudge to the site's webhook on its own thread, so a slow
-/// receiver never holds up the scheduler. The body has ids and a link only.
-fn post_nudge(url: &str, site: &str, nudge: &switchboard_sdk::Nudge) {
-    let body = serde_json::json!({
-        "site": site,
-        "item": nudge.key,
-        "level": nudge.level.as_str(),
-        "role": nudge.role,
-        "person": nudge.person,
-        "link": format!("/console/sites/{site}/items/{}", nudge.key),
-    });
-    let (url, site, item) = (url.to_string(), site.to_string(), nudge.key);
-    let _ = std::thread::Builder::new().name("nudge-webhook".into()).spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
-        if let Err(error) = agent.post(&url).send_json(&body) {
-            tracing::warn!(site, item, %error, "nudge webhook failed; the nudge is still on the worklist");
-        }
-    });
-}
-
-fn critical_fallback(app: &App, state: &SiteState, now: Timestamp) -> Result<(), String> {
-    let Some(owner) = &state.config.fallback_owner else {
-        return Ok(());
-    };
-    let site = state.config.id.as_str();
-    let Some(person) = state.site.person(owner) else {
-        return Ok(());
-    };
-    let role = person.roles.first().cloned().unwrap_or_default();
-
-    let mut stranded: Vec<(ItemId, String)> = Vec::new();
-    for letter in app
-        .engine
-        .dead_letters(Some(site))
-        .map_err(|e| e.to_string())?
-    {
-        let item = app
-            .engine
-            .item(site, letter.item)
-            .map_err(|e| e.to_string())?;
-        if item.flag == ResultFlag::Critical {
-            stranded.push((
-                item.id,
-                format!("routing failed ({})", letter.failure.message),
-            ));
-        }
-    }
-    for item in app
-        .engine
-        .due_before(site, now, NUDGE_BATCH)
-        .map_err(|e| e.to_string())?
-    {
-        let unclaimed = item.status == ItemStatus::Ready;
-        let already = item.owner.as_ref().and_then(|o| o.person.as_deref()) == Some(owner.as_str());
-        if item.flag == ResultFlag::Critical && unclaimed && !already {
-            stranded.push((item.id, "nobody claimed it by its due time".to_string()));
-        }
-    }
-
-    for (id, why) in stranded {
-        let to = Reassignment {
-            role: role.clone(),
-            person: Some(owner.clone()),
-            reason: format!("critical result: {why}; sent to the site's fallback owner"),
-        };
-        match app
-            .engine
-            .reassign(site, id, switchboard_engine::model::ENGINE_ACTOR, &to)
-        {
-            Ok(_) => {
-                app.stats.critical_fallbacks.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(site, item = id.0, fallback = %owner, reason = %why, "ALERT: critical result sent to the fallback owner");
-            }
-            Err(error) => {
-                tracing::error!(site, item = id.0, %error, "ALERT: failed to send a critical result to the fallback owner; act on it by hand")
-            }
+            let body = webhook::nudge_body(site, &nudge);
+            webhook::send(&app.stats, url, site, nudge.key, body);
         }
     }
     Ok(())
@@ -288,7 +239,7 @@ fn prepare_visits(app: &App, state: &SiteState, now: Timestamp) -> Result<(), St
     );
     if app
         .engine
-        .kv_get(site, "__schedule", PREP_DONE_KEY)
+        .kv_get(site, SCHEDULE_KV, PREP_DONE_KEY)
         .map_err(|e| e.to_string())?
         .as_deref()
         == Some(today.as_bytes())
@@ -381,7 +332,7 @@ fn prepare_visits(app: &App, state: &SiteState, now: Timestamp) -> Result<(), St
         );
     }
     app.engine
-        .kv_set(site, "__schedule", PREP_DONE_KEY, today.into_bytes())
+        .kv_set(site, SCHEDULE_KV, PREP_DONE_KEY, today.into_bytes())
         .map_err(|e| e.to_string())?;
     Ok(())
 }

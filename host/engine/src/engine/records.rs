@@ -146,8 +146,9 @@ impl Engine {
     }
 
     /// Records that a nudge was sent. Returns `false`, storing nothing, when
-    /// this level was already sent for the item: each level goes out at
-    /// most once.
+    /// this level of the item was already sent to the same recipient: each
+    /// recipient (a person, or a role pool) gets each level at most once,
+    /// and several holders of an escalation role each get their own.
     ///
     /// # Errors
     ///

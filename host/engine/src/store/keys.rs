@@ -148,11 +148,26 @@ pub fn journal(at: Timestamp, seq: u64, position: u32) -> [u8; 20] {
     key
 }
 
-/// `nudges`: item id and level.
-pub fn nudge(id: ItemId, level: u8) -> [u8; 9] {
-    let mut key = [0; 9];
-    key[..8].copy_from_slice(&id.0.to_be_bytes());
-    key[8] = level;
+/// Recipient tag in a `nudges` key for a nudge to a role pool.
+const POOL_RECIPIENT: u8 = 0;
+/// Recipient tag in a `nudges` key for a nudge to one person.
+const PERSON_RECIPIENT: u8 = 1;
+
+/// `nudges`: item id, level, recipient role, then a tag byte and the
+/// person for a nudge to one person. Each recipient thus has one key per
+/// level, and an item's nudges share the item id as a prefix.
+pub fn nudge(id: ItemId, level: u8, role: &str, person: Option<&str>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + role.len() + person.map_or(0, str::len) + 5);
+    key.extend_from_slice(&id.0.to_be_bytes());
+    key.push(level);
+    push_str(&mut key, role);
+    match person {
+        Some(person) => {
+            key.push(PERSON_RECIPIENT);
+            push_str(&mut key, person);
+        }
+        None => key.push(POOL_RECIPIENT),
+    }
     key
 }
 
@@ -199,6 +214,20 @@ mod tests {
             priority_from(priority_rank(Priority::Asap)),
             Some(Priority::Asap)
         );
+    }
+
+    #[test]
+    fn nudge_keys_differ_by_recipient() {
+        let pool = nudge(ItemId(7), 2, "medical-director", None);
+        let lee = nudge(ItemId(7), 2, "medical-director", Some("dr-lee"));
+        let patel = nudge(ItemId(7), 2, "medical-director", Some("dr-patel"));
+        let empty_person = nudge(ItemId(7), 2, "medical-director", Some(""));
+
+        assert_ne!(pool, lee);
+        assert_ne!(lee, patel);
+        assert_ne!(pool, empty_person);
+        assert!(lee.starts_with(&item(ItemId(7))));
+        assert_eq!(lee, nudge(ItemId(7), 2, "medical-director", Some("dr-lee")));
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::model::{
 use crate::worklist::{IndexPage, SiteCounts, WorklistQuery};
 
 /// The schema version this build writes. Stored at creation and checked on
-/// every open.
-pub const SCHEMA_VERSION: u32 = 1;
+/// every open. Version 2 keys sent nudges by recipient as well as by item
+/// and level; a version 1 store is migrated when opened.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Maximum kv key length in bytes, from the WIT `kv` interface.
 pub const KV_MAX_KEY_BYTES: usize = 256;
@@ -89,7 +90,7 @@ pub enum Mutation {
     /// replaces the stored copy.
     Event(StoredEvent),
     /// Records a sent nudge; the commit fails with a conflict if this level
-    /// was already sent for the item.
+    /// of the item was already sent to the same recipient.
     Nudge(NudgeRecord),
     /// Stores a daily metric snapshot, replacing one of the same date.
     Metric(MetricSnapshot),

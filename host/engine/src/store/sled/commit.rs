@@ -122,7 +122,7 @@ struct Accepted {
 struct Overlay {
     revisions: HashMap<ItemId, u64>,
     sources: HashSet<Vec<u8>>,
-    nudges: HashSet<[u8; 9]>,
+    nudges: HashSet<Vec<u8>>,
 }
 
 fn commit_group(shared: &Shared, group: Vec<Request>) {
@@ -282,17 +282,22 @@ fn check(
                 changes.revisions.insert(item.id, item.revision);
             }
             Mutation::Nudge(record) => {
-                let key = keys::nudge(record.item, super::project::nudge_code(record.level));
+                let key = super::project::nudge_key(record);
                 let sent = changes.nudges.contains(&key)
                     || overlay.nudges.contains(&key)
                     || shared
                         .trees
                         .nudges
-                        .contains_key(key)
+                        .contains_key(&key)
                         .map_err(|e| io_error(&shared.path, "checking a nudge", &e))?;
                 if sent {
                     return Err(StoreError::Conflict {
-                        target: format!("{} nudge of item {}", record.level, record.item),
+                        target: format!(
+                            "{} nudge of item {} to {}",
+                            record.level,
+                            record.item,
+                            record.recipient()
+                        ),
                     });
                 }
                 changes.nudges.insert(key);

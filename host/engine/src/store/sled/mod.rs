@@ -14,6 +14,7 @@
 
 mod commit;
 mod deferred;
+mod migrate;
 mod open;
 mod project;
 mod reads;

@@ -26,13 +26,12 @@ const MARKER: &str = "switchboard-store";
 /// it still locked. A running server keeps it locked longer than this.
 const IN_USE_WAIT: Duration = Duration::from_secs(2);
 
-/// Schema versions older than [`SCHEMA_VERSION`] that this build migrates.
-/// Version 1 is the first, so there is none yet; a future version adds
-/// `(old version, migration)` pairs here.
-const MIGRATIONS: &[(u32, Migration)] = &[];
+/// Schema versions older than [`SCHEMA_VERSION`] that this build migrates,
+/// each with the step that brings it to [`SCHEMA_VERSION`].
+const MIGRATIONS: &[(u32, Migration)] = &[(1, super::migrate::nudges_by_recipient)];
 
 /// A step that rewrites the trees of one older schema version.
-type Migration = fn(&Trees) -> Result<(), sled::Error>;
+type Migration = fn(&Path, &Trees) -> Result<(), StoreError>;
 
 /// Opens the sled database after checking that `path` contains one (or
 /// is empty or absent).
@@ -191,8 +190,9 @@ pub(super) fn check_schema(path: &Path, db: &sled::Db, trees: &Trees) -> Result<
             expected: SCHEMA_VERSION,
         });
     };
-    migrate(trees).map_err(|e| super::io_error(path, "migrating the schema", &e))?;
+    migrate(path, trees)?;
     write_schema(path, db, trees, SCHEMA_VERSION)?;
+    write_marker(path)?;
     info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "migrated the store schema");
     Ok(())
 }

@@ -13,7 +13,7 @@ use switchboard_sdk::NudgeLevel;
 use super::Trees;
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
-use crate::model::{DeadLetter, Item, ItemStatus};
+use crate::model::{DeadLetter, Item, ItemStatus, NudgeRecord};
 use crate::store::Mutation;
 use crate::store::keys;
 use crate::worklist::{OwnerCount, OwnerRef};
@@ -225,7 +225,7 @@ pub(super) fn apply_mutation(
             trees.events.insert(key, encode(event)).map(drop)
         }
         Mutation::Nudge(record) => {
-            let key = keys::nudge(record.item, nudge_code(record.level));
+            let key = nudge_key(record);
             trees.nudges.insert(key, encode(record)).map(drop)
         }
         Mutation::Metric(snapshot) => {
@@ -235,8 +235,19 @@ pub(super) fn apply_mutation(
     }
 }
 
+/// Returns the `nudges` key of a sent nudge: one per item, level and
+/// recipient.
+pub(super) fn nudge_key(record: &NudgeRecord) -> Vec<u8> {
+    keys::nudge(
+        record.item,
+        nudge_code(record.level),
+        &record.role,
+        record.person.as_deref(),
+    )
+}
+
 /// Returns the code of a nudge level in `nudges` keys.
-pub(super) fn nudge_code(level: NudgeLevel) -> u8 {
+fn nudge_code(level: NudgeLevel) -> u8 {
     level as u8
 }
 

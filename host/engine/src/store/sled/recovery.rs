@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::commit::LogRecord;
 use super::project::{
-    Counters, Derived, apply_record, decode_item, encode_item, index_trees, nudge_code, status_of,
+    Counters, Derived, apply_record, decode_item, encode_item, index_trees, nudge_key, status_of,
 };
 use super::{Shared, event_key, io_error};
 use crate::codec::{decode, encode};
@@ -240,11 +240,7 @@ fn expected_from_log(
                     Some(encode(entry)),
                 ),
                 Mutation::Event(event) => ("events", event_key(event), Some(encode(event))),
-                Mutation::Nudge(nudge) => (
-                    "nudges",
-                    keys::nudge(nudge.item, nudge_code(nudge.level)).to_vec(),
-                    Some(encode(nudge)),
-                ),
+                Mutation::Nudge(nudge) => ("nudges", nudge_key(nudge), Some(encode(nudge))),
                 Mutation::Metric(snapshot) => (
                     "metrics",
                     keys::metric(&snapshot.site, &snapshot.date),
