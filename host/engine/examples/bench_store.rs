@@ -11,6 +11,10 @@
 //! (items per ingest call, default 500), `--threads N` (default 2),
 //! `--dir PATH` (data folder, default a temporary one).
 
+/// The host's allocator, so the numbers match what `switchboard` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
