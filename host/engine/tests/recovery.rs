@@ -80,6 +80,38 @@ fn unapplied_log_is_replayed_on_open() {
 }
 
 #[test]
+fn large_batch_stays_in_the_synced_file() {
+    // sled writes a value over 128 KiB to a separate, never-synced file in
+    // `blobs/`. A batch of 2,000 routed items logs about 800 KiB, so the
+    // store must split it into chunks that stay in the main file.
+    let fx = Fixture::new();
+    let items: Vec<_> = (0..2_000).map(|n| refill(&format!("rx-{n}"), 1)).collect();
+    let ids = fx.ingest_routed(items);
+    let dir = fx.close();
+
+    let blobs = std::fs::read_dir(db_path(&dir).join("blobs"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    let raw = sled::open(db_path(&dir)).unwrap();
+    raw.open_tree("items").unwrap().clear().unwrap();
+    raw.open_tree("meta")
+        .unwrap()
+        .insert("applied", &0u64.to_be_bytes())
+        .unwrap();
+    raw.flush().unwrap();
+    drop(raw);
+    let (engine, _store) = reopen(&dir, Arc::new(TableRouter::default()));
+
+    assert_eq!(blobs, 0);
+    assert_eq!(ids.len(), 2_000);
+    assert_eq!(
+        engine.item(SITE, ids[1_999]).unwrap().status,
+        ItemStatus::Ready
+    );
+    assert!(engine.verify().unwrap().is_healthy());
+}
+
+#[test]
 fn group_commit_keeps_every_batch() {
     const THREADS: usize = 16;
     const BATCHES: usize = 20;

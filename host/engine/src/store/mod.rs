@@ -160,6 +160,16 @@ pub struct RebuildReport {
     pub items: u64,
 }
 
+/// How far a rebuild has come, passed to the callback of
+/// [`SledStore::rebuild_with_progress`] after each log record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Log records replayed so far.
+    pub replayed: u64,
+    /// Log records in the log when the rebuild started.
+    pub total: u64,
+}
+
 /// Counters of the write path, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreStats {

@@ -323,31 +323,28 @@ fn check_kv_size(what: &'static str, size: usize, max: usize) -> Result<(), Stor
 /// records are removed again, so no later flush can persist a commit whose
 /// caller received an error.
 fn write_log(shared: &Shared, accepted: &[Accepted]) -> Result<(), StoreError> {
-    let mut inserted = Vec::with_capacity(accepted.len());
-    let mut outcome = Ok(());
+    let mut batch = sled::Batch::default();
+    let mut keys = Vec::with_capacity(accepted.len());
     for Accepted { seq, request } in accepted {
-        let key = seq.to_be_bytes();
         let mut value = encode(seq);
         value.extend_from_slice(&request.encoded);
-        match shared.trees.log.insert(key, value) {
-            Ok(_) => inserted.push(key),
-            Err(e) => {
-                outcome = Err(io_error(&shared.path, "appending to the log", &e));
-                break;
-            }
-        }
+        keys.extend(super::log::add(&mut batch, *seq, &value));
     }
-    if outcome.is_ok() {
-        outcome = shared.flush();
-    }
-    if outcome.is_err() {
-        for key in inserted {
+    shared
+        .trees
+        .log
+        .apply_batch(batch)
+        .map_err(|e| io_error(&shared.path, "appending to the log", &e))?;
+
+    let flushed = shared.flush();
+    if flushed.is_err() {
+        for key in keys {
             if let Err(e) = shared.trees.log.remove(key) {
                 error!(error = %e, "could not withdraw a failed log record");
             }
         }
     }
-    outcome
+    flushed
 }
 
 /// Projects the group and records how far the trees are complete: up to

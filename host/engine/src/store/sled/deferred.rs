@@ -14,7 +14,7 @@
 //! none of them. The applied log position stays below the oldest record
 //! with a deferred item, so a crash replays that record.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::Shared;
@@ -40,6 +40,9 @@ pub(crate) struct Deferred {
     sources: HashMap<Vec<u8>, ItemId>,
     pending: HashMap<String, BTreeSet<ItemId>>,
     records: BTreeMap<u64, usize>,
+    /// Deferred items with an older state in the `items` tree. The others
+    /// were never projected, so applying them needs no tree read.
+    in_tree: HashSet<ItemId>,
 }
 
 impl Deferred {
@@ -67,13 +70,22 @@ impl Deferred {
             .collect()
     }
 
+    /// Returns whether the `items` tree holds an older state of a deferred
+    /// item.
+    pub fn in_tree(&self, id: ItemId) -> bool {
+        self.in_tree.contains(&id)
+    }
+
     /// Returns the lowest log sequence number a deferred item comes from.
     pub fn oldest_record(&self) -> Option<u64> {
         self.records.keys().next().copied()
     }
 
-    fn insert(&mut self, seq: u64, item: Item) {
+    fn insert(&mut self, seq: u64, item: Item, in_tree: bool) {
         self.remove(item.id);
+        if in_tree {
+            self.in_tree.insert(item.id);
+        }
         let source = keys::source(&item.site, &item.source.connector, &item.source.external_id);
         self.sources.insert(source, item.id);
         self.pending
@@ -86,6 +98,7 @@ impl Deferred {
 
     fn remove(&mut self, id: ItemId) -> Option<Arc<Item>> {
         let (seq, item) = self.items.remove(&id)?;
+        self.in_tree.remove(&id);
         let source = keys::source(&item.site, &item.source.connector, &item.source.external_id);
         self.sources.remove(&source);
         if let Some(ids) = self.pending.get_mut(&item.site) {
@@ -140,16 +153,18 @@ pub(super) fn project_group(
                 continue;
             };
             let earlier = shared.deferred().item(item.id);
+            let tree_may_hold = earlier.is_none() || shared.deferred().in_tree(item.id);
             let in_tree = match expect {
-                crate::store::Expect::New => None,
-                crate::store::Expect::Revision(_) => {
+                crate::store::Expect::Revision(_) if tree_may_hold => {
                     read_item(&shared.trees, item.id).map_err(io)?
                 }
+                _ => None,
             };
             count_change(shared, earlier.as_deref().or(in_tree.as_ref()), &item);
 
             if item.is_pending() {
-                write(shared).insert(seq, *item);
+                let in_tree = in_tree.is_some();
+                write(shared).insert(seq, *item, in_tree);
             } else {
                 apply_item_over(&shared.trees, &item, in_tree.as_ref()).map_err(io)?;
                 if earlier.is_some() {

@@ -14,6 +14,7 @@
 
 mod commit;
 mod deferred;
+mod log;
 mod migrate;
 mod open;
 mod project;
@@ -122,6 +123,8 @@ const META_APPLIED: &[u8] = b"applied";
 pub(crate) struct Shared {
     pub path: PathBuf,
     pub db: sled::Db,
+    /// sled's main file, synced after every flush (see [`Shared::flush`]).
+    db_file: std::fs::File,
     pub trees: Trees,
     pub counters: Mutex<Counters>,
     pub deferred: RwLock<Deferred>,
@@ -167,8 +170,15 @@ impl Shared {
         self.flushes.fetch_add(1, Ordering::Relaxed);
         self.db
             .flush()
-            .map(drop)
-            .map_err(|e| io_error(&self.path, "flushing to disk", &e))
+            .map_err(|e| io_error(&self.path, "flushing to disk", &e))?;
+
+        // sled's flush ends with `sync_file_range`, which writes the data
+        // pages but neither the file's size nor the drive's write cache, so
+        // an append could still be lost to a power failure. `fdatasync`
+        // covers both.
+        self.db_file
+            .sync_data()
+            .map_err(|e| io_error(&self.path, "syncing the database file", &sled::Error::Io(e)))
     }
 
     fn count_commits(&self, commits: usize) {
@@ -276,9 +286,17 @@ impl SledStore {
         let trees = Trees::open(&db).map_err(|e| open::classify(&path, e))?;
         open::check_schema(&path, &db, &trees)?;
 
+        let db_file = std::fs::File::open(path.join(open::MAIN_FILE)).map_err(|e| {
+            io_error(
+                &path,
+                "opening the database file for syncing",
+                &sled::Error::Io(e),
+            )
+        })?;
         let shared = Shared {
             path: path.clone(),
             db,
+            db_file,
             trees,
             counters: Mutex::new(Counters::default()),
             deferred: RwLock::new(Deferred::default()),

@@ -13,7 +13,10 @@ use crate::error::StoreError;
 use crate::store::SCHEMA_VERSION;
 
 /// Files sled 0.34 keeps in a database folder.
-const SLED_FILES: [&str; 2] = ["conf", "db"];
+const SLED_FILES: [&str; 2] = ["conf", MAIN_FILE];
+
+/// The file in which sled keeps its log and pages.
+pub(super) const MAIN_FILE: &str = "db";
 
 /// A file written beside sled's files once a store is created. sled 0.34
 /// opens a data file of garbage as an empty database, and the marker

@@ -11,7 +11,9 @@ use crate::error::StoreError;
 use crate::model::{
     Activation, AuditEntry, DeadLetter, Item, ItemId, MetricSnapshot, NudgeRecord, StoredEvent,
 };
-use crate::store::{Committed, Mutation, RebuildReport, Store, StoreStats, VerifyReport, keys};
+use crate::store::{
+    Committed, Mutation, RebuildProgress, RebuildReport, Store, StoreStats, VerifyReport, keys,
+};
 use crate::worklist::{IndexEntry, IndexPage, OwnerRef, PageCursor, SiteCounts, WorklistQuery};
 
 /// Bytes after the owner prefix in a worklist key: due, priority, id.
@@ -103,6 +105,23 @@ fn index_entry(key: &[u8], value: &[u8]) -> Option<IndexEntry> {
         status: status_of(value)?,
         category: *Category::ALL.get(usize::from(*value.get(1)?))?,
     })
+}
+
+impl SledStore {
+    /// Rebuilds every tree from the log as [`Store::rebuild`] does, and
+    /// calls `progress` after each log record replayed. The callback runs
+    /// on the store's committer thread while writers wait, so it should
+    /// return quickly.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::rebuild`].
+    pub fn rebuild_with_progress(
+        &self,
+        mut progress: impl FnMut(RebuildProgress) + Send + 'static,
+    ) -> Result<RebuildReport, StoreError> {
+        self.exclusive(move |shared| recovery::rebuild(shared, &mut progress))?
+    }
 }
 
 impl Store for SledStore {
@@ -466,10 +485,46 @@ impl Store for SledStore {
     }
 
     fn rebuild(&self) -> Result<RebuildReport, StoreError> {
-        self.exclusive(recovery::rebuild)?
+        self.exclusive(|shared| recovery::rebuild(shared, &mut |_| {}))?
     }
 
     fn stats(&self) -> StoreStats {
         self.stats_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    fn kv_set(key: &str) -> Mutation {
+        Mutation::KvSet {
+            site: "s".to_string(),
+            plugin: "p".to_string(),
+            key: key.to_string(),
+            value: b"v".to_vec(),
+        }
+    }
+
+    #[test]
+    fn rebuild_reports_each_record_of_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path().join("db")).unwrap();
+        for key in ["a", "b", "c"] {
+            store.commit(vec![kv_set(key)]).unwrap();
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = seen.clone();
+
+        let report = store
+            .rebuild_with_progress(move |progress| recorder.lock().unwrap().push(progress))
+            .unwrap();
+
+        let step = |replayed| RebuildProgress { replayed, total: 3 };
+        assert_eq!(report.log_records, 3);
+        assert_eq!(*seen.lock().unwrap(), vec![step(1), step(2), step(3)]);
+        assert_eq!(store.kv_get("s", "p", "b").unwrap(), Some(b"v".to_vec()));
     }
 }

@@ -8,13 +8,16 @@ use std::hash::{Hash, Hasher};
 use tracing::{info, warn};
 
 use super::commit::LogRecord;
+use super::log::{self, Records};
 use super::project::{
     Counters, Derived, apply_record, decode_item, encode_item, index_trees, nudge_key, status_of,
 };
 use super::{Shared, event_key, io_error};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
-use crate::store::{Mismatch, MismatchKind, Mutation, RebuildReport, VerifyReport, keys};
+use crate::store::{
+    Mismatch, MismatchKind, Mutation, RebuildProgress, RebuildReport, VerifyReport, keys,
+};
 use crate::worklist::OwnerRef;
 
 fn decode_record(key: &[u8], value: &[u8]) -> Result<LogRecord, StoreError> {
@@ -35,7 +38,7 @@ pub(super) fn replay_unapplied(shared: &Shared) -> Result<u64, StoreError> {
     let mut replayed = 0;
     let mut last = applied;
     let start = applied.saturating_add(1).to_be_bytes();
-    for row in shared.trees.log.range(start..) {
+    for row in Records::new(shared.trees.log.range(start..)) {
         let (key, value) = row.map_err(io("reading the log"))?;
         let record = decode_record(&key, &value)?;
         apply_record(&shared.trees, record.seq, &record.mutations)
@@ -69,7 +72,7 @@ pub(super) fn load_positions(shared: &Shared) -> Result<(), StoreError> {
         .and_then(|(k, _)| keys::trailing_id(&k))
         .map_or(1, |id| id.0 + 1);
     let next_seq = last_seq
-        .and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .and_then(|(k, _)| log::seq_of(&k))
         .map_or(1, |seq| seq + 1);
     shared
         .next_item
@@ -151,22 +154,32 @@ fn rebuild_indexes(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Clears every projected tree and replays the whole log into it.
-pub(super) fn rebuild(shared: &Shared) -> Result<RebuildReport, StoreError> {
+/// Clears every projected tree and replays the whole log into it, calling
+/// `progress` after each record. Counting the records for `progress` takes
+/// one extra pass over the log.
+pub(super) fn rebuild(
+    shared: &Shared,
+    progress: &mut dyn FnMut(RebuildProgress),
+) -> Result<RebuildReport, StoreError> {
     let io = |operation| move |e: sled::Error| io_error(&shared.path, operation, &e);
     for (_, tree) in shared.trees.projected() {
         tree.clear().map_err(io("clearing a tree"))?;
     }
 
+    let total = Records::new(shared.trees.log.iter()).count() as u64;
     let mut report = RebuildReport::default();
     let mut last = 0;
-    for row in shared.trees.log.iter() {
+    for row in Records::new(shared.trees.log.iter()) {
         let (key, value) = row.map_err(io("reading the log"))?;
         let record = decode_record(&key, &value)?;
         apply_record(&shared.trees, record.seq, &record.mutations)
             .map_err(io("replaying the log"))?;
         last = record.seq;
         report.log_records += 1;
+        progress(RebuildProgress {
+            replayed: report.log_records,
+            total,
+        });
     }
     report.items = shared.trees.items.len() as u64;
 
@@ -200,7 +213,7 @@ fn expected_from_log(
     let io = |e: sled::Error| io_error(&shared.path, "reading the log", &e);
     let mut expected: HashMap<&'static str, Expected> = HashMap::new();
 
-    for row in shared.trees.log.iter() {
+    for row in Records::new(shared.trees.log.iter()) {
         let (key, value) = row.map_err(io)?;
         let record = decode_record(&key, &value)?;
         report.log_records += 1;
