@@ -5,16 +5,24 @@
 //! stored, `AE` when the connector rejected the message (resending it will
 //! not help), `AR` when the host could not take it now (shutting down, site
 //! loading, store failure), so the sender retries.
+//!
+//! A connector with `mllp_tls_cert` and `mllp_tls_key` speaks MLLP inside
+//! TLS: the same frames, carried by a rustls session over the TCP
+//! connection. With `mllp_tls_client_ca` as well, a sender must present a
+//! client certificate from one of those CAs. Listeners run on blocking
+//! threads, one per connection, and use rustls's blocking `StreamOwned`.
 
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use switchboard_engine::IngestMode;
+use tokio_rustls::rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::{App, IntakeError};
+use crate::config::{ConnectorConfig, server_config};
 
 const START: u8 = 0x0B;
 const END: u8 = 0x1C;
@@ -24,7 +32,14 @@ const CR: u8 = 0x0D;
 /// closed, so a broken sender cannot exhaust memory.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
+/// How long a connection waits for bytes before checking for shutdown.
+const READ_POLL: Duration = Duration::from_millis(500);
+
 /// Starts a listener for every connector with `mllp_listen`.
+///
+/// A listener whose port is taken or whose TLS files cannot be used is
+/// logged at error level with the fix and counted in `stats.errors`. The
+/// other listeners start regardless.
 pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
     let mut threads = Vec::new();
     for site in app.sites.ids() {
@@ -35,61 +50,105 @@ pub fn start(app: Arc<App>, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandl
             let Some(address) = connector.mllp_listen else {
                 continue;
             };
-            let listener = match TcpListener::bind(address) {
-                Ok(listener) => listener,
+            let Some(listener) = bind(&app, &site, connector, address) else {
+                continue;
+            };
+            let spawned = {
+                let (app, stop, site, name) = (
+                    app.clone(),
+                    stop.clone(),
+                    site.clone(),
+                    connector.name.clone(),
+                );
+                std::thread::Builder::new()
+                    .name(format!("mllp-{site}-{name}"))
+                    .spawn(move || accept_loop(&app, &stop, &listener, &site, &name))
+            };
+            match spawned {
+                Ok(thread) => threads.push(thread),
                 Err(error) => {
                     app.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(site, connector = %connector.name, %address, %error, "failed to listen for MLLP; check that the port is free");
-                    continue;
+                    tracing::error!(site, connector = %connector.name, %error, "failed to start the MLLP listener thread")
                 }
-            };
-            if let Err(error) = listener.set_nonblocking(true) {
-                tracing::error!(%error, "failed to configure the MLLP listener");
-                continue;
-            }
-            tracing::info!(site, connector = %connector.name, %address, "listening for HL7 v2 over MLLP");
-            let (app, stop, site, name) = (
-                app.clone(),
-                stop.clone(),
-                site.clone(),
-                connector.name.clone(),
-            );
-            if let Ok(thread) = std::thread::Builder::new()
-                .name(format!("mllp-{site}-{name}"))
-                .spawn(move || accept_loop(&app, &stop, &listener, &site, &name))
-            {
-                threads.push(thread);
             }
         }
     }
     threads
 }
 
+/// A bound, non-blocking listener and its TLS configuration, if any.
+struct Listener {
+    socket: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+}
+
+/// Reads the connector's TLS files and binds its address; `None` (after
+/// logging why) when either fails.
+fn bind(
+    app: &App,
+    site: &str,
+    connector: &ConnectorConfig,
+    address: SocketAddr,
+) -> Option<Listener> {
+    let name = connector.name.as_str();
+    let files = connector.mllp_tls_files(&app.layout.sites);
+    let tls = match files.as_ref().map(|files| server_config(files, &[])) {
+        None => None,
+        Some(Ok(config)) => Some(config),
+        Some(Err(error)) => {
+            app.stats.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(site, connector = name, %address, %error, "MLLP listener not started; fix the TLS setting and restart the host");
+            return None;
+        }
+    };
+
+    let socket = match TcpListener::bind(address) {
+        Ok(socket) => socket,
+        Err(error) => {
+            app.stats.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(site, connector = name, %address, %error, "failed to listen for MLLP; check that the port is free");
+            return None;
+        }
+    };
+    if let Err(error) = socket.set_nonblocking(true) {
+        app.stats.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(site, connector = name, %address, %error, "failed to configure the MLLP listener");
+        return None;
+    }
+
+    let client_certificates = files.as_ref().is_some_and(|f| f.client_ca.is_some());
+    tracing::info!(site, connector = name, %address, tls = tls.is_some(), client_certificates, "listening for HL7 v2 over MLLP");
+    Some(Listener { socket, tls })
+}
+
 fn accept_loop(
     app: &Arc<App>,
     stop: &Arc<AtomicBool>,
-    listener: &TcpListener,
+    listener: &Listener,
     site: &str,
     connector: &str,
 ) {
     while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
+        match listener.socket.accept() {
             Ok((stream, peer)) => {
                 tracing::debug!(site, connector, %peer, "MLLP connection");
-                let (app, stop, site, connector) = (
-                    app.clone(),
-                    stop.clone(),
-                    site.to_string(),
-                    connector.to_string(),
-                );
-                let _ = std::thread::Builder::new()
-                    .name("mllp-conn".into())
-                    .spawn(move || {
-                        if let Err(error) = serve_connection(&app, &stop, stream, &site, &connector)
-                        {
-                            tracing::debug!(site, connector, %error, "MLLP connection closed");
-                        }
-                    });
+                let spawned = {
+                    let (app, stop, tls, site, connector) = (
+                        app.clone(),
+                        stop.clone(),
+                        listener.tls.clone(),
+                        site.to_string(),
+                        connector.to_string(),
+                    );
+                    std::thread::Builder::new()
+                        .name("mllp-conn".into())
+                        .spawn(move || {
+                            serve_connection(&app, &stop, stream, tls, &site, &connector, peer)
+                        })
+                };
+                if let Err(error) = spawned {
+                    tracing::warn!(site, connector, %peer, %error, "failed to start a thread for an MLLP connection; connection dropped");
+                }
             }
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20))
@@ -102,28 +161,75 @@ fn accept_loop(
     }
 }
 
+/// Serves one connection, plain or inside TLS, until the peer closes it,
+/// an error occurs, or the host stops.
 fn serve_connection(
     app: &App,
     stop: &AtomicBool,
     stream: TcpStream,
+    tls: Option<Arc<ServerConfig>>,
+    site: &str,
+    connector: &str,
+    peer: SocketAddr,
+) {
+    let prepared = stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(READ_POLL)));
+    if let Err(error) = prepared {
+        tracing::debug!(site, connector, %peer, %error, "failed to configure an MLLP connection");
+        return;
+    }
+
+    let Some(config) = tls else {
+        if let Err(error) = serve_frames(app, stop, stream, site, connector) {
+            tracing::debug!(site, connector, %peer, %error, "MLLP connection closed");
+        }
+        return;
+    };
+    let session = match ServerConnection::new(config) {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::warn!(site, connector, %peer, %error, "failed to start a TLS session for an MLLP connection");
+            return;
+        }
+    };
+    let mut tls_stream = StreamOwned::new(session, stream);
+    match serve_frames(app, stop, &mut tls_stream, site, connector) {
+        Ok(()) => {
+            tls_stream.conn.send_close_notify();
+            if let Err(error) = tls_stream.flush() {
+                tracing::debug!(site, connector, %peer, %error, "failed to send TLS close_notify");
+            }
+        }
+        Err(error) if tls_stream.conn.is_handshaking() => {
+            app.stats.warnings.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(site, connector, %peer, %error, "TLS handshake on the MLLP listener failed; check the sender's TLS settings and certificate");
+        }
+        Err(error) => {
+            tracing::debug!(site, connector, %peer, %error, "MLLP connection over TLS closed");
+        }
+    }
+}
+
+/// Reads frames from `stream` and sends the acknowledgement of each, until
+/// the peer closes the stream or the host stops.
+fn serve_frames(
+    app: &App,
+    stop: &AtomicBool,
+    stream: impl Read + Write,
     site: &str,
     connector: &str,
 ) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
-    let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
-    loop {
-        let frame = match read_frame(&mut reader, stop)? {
-            Some(frame) => frame,
-            None => return Ok(()),
-        };
+    while let Some(frame) = read_frame(&mut reader, stop)? {
         let ack = handle_message(app, site, connector, &frame);
+        let writer = reader.get_mut();
         writer.write_all(&[START])?;
         writer.write_all(ack.as_bytes())?;
         writer.write_all(&[END, CR])?;
         writer.flush()?;
     }
+    Ok(())
 }
 
 /// Reads one frame; `None` at a clean end of stream or on shutdown.
@@ -133,6 +239,9 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
     loop {
         match reader.read(&mut byte) {
             Ok(0) => return Ok(None),
+            // A TLS peer that closes between frames without close_notify
+            // has lost nothing.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Ok(_) if byte[0] == START => break,
             Ok(_) => continue,
             Err(e) if is_timeout(&e) => {
@@ -322,5 +431,34 @@ mod tests {
         assert_eq!(first, b"MSH|a\rPID|b");
         assert_eq!(second, b"MSH|c");
         assert_eq!(end, None);
+    }
+
+    /// A reader that fails as rustls does when the peer closes the TCP
+    /// connection without a TLS close_notify.
+    struct Truncated;
+
+    impl Read for Truncated {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::UnexpectedEof.into())
+        }
+    }
+
+    #[test]
+    fn truncation_between_frames_ends_cleanly() {
+        let stop = AtomicBool::new(false);
+
+        let end = read_frame(&mut Truncated, &stop).unwrap();
+
+        assert_eq!(end, None);
+    }
+
+    #[test]
+    fn truncation_inside_frame_is_an_error() {
+        let stop = AtomicBool::new(false);
+        let mut input = std::io::Read::chain(&b"\x0bMSH|a"[..], Truncated);
+
+        let error = read_frame(&mut input, &stop).unwrap_err();
+
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

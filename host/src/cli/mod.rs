@@ -10,6 +10,7 @@ mod connector_run;
 mod demo;
 mod plugin_check;
 mod policy_route;
+mod progress;
 mod report;
 mod serve;
 mod shadow;
@@ -158,10 +159,12 @@ pub enum ShadowCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints a report; its per-input warnings would bury it.
-    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Simulate(_)) {
-        "error"
-    } else {
-        "info"
+    // Reports and store maintenance print their own results, and info lines
+    // would break their progress line on a terminal.
+    let default_level = match cli.command {
+        Command::Demo(_) | Command::Simulate(_) => "error",
+        Command::Report(_) | Command::Store(_) => "warn",
+        _ => "info",
     };
     init_logging(cli.log_format, default_level);
 

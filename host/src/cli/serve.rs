@@ -4,14 +4,20 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::app::{App, AppOptions};
+use crate::config::{HTTP_ALPN, server_config};
 
 /// Runs the host until SIGTERM or Ctrl-C, then shuts down cleanly.
 pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
-    let app = App::open(config, AppOptions::default())?;
+    let options = AppOptions {
+        quick_compile: true,
+        ..AppOptions::default()
+    };
+    let app = App::open(config, options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("switchboard-api")
@@ -21,8 +27,20 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Extra time, beyond the request timeout, that HTTPS connections get to
+/// close after the shutdown signal.
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
+
 /// Serves `app` until a shutdown signal; used by `serve` and `demo`.
+///
+/// The TLS files are read before the port is bound, so a bad
+/// `api.tls_cert` or `api.tls_key` stops the host with an error naming the
+/// setting, and nothing listens in the meantime.
 pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
+    let tls = match app.config.api.tls_files(&app.layout.root) {
+        Some(files) => Some(server_config(&files, HTTP_ALPN)?),
+        None => None,
+    };
     let address = app.config.api.listen;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -30,20 +48,18 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
             format!("failed to listen on {address}; is another process using the port?")
         })?;
     let local: SocketAddr = listener.local_addr()?;
-    tracing::info!(address = %local, config = %app.layout.root.display(), "switchboard started; API listening");
-    println!("listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, tls = tls.is_some(), config = %app.layout.root.display(), "switchboard started; API listening");
+    println!("listening on {scheme}://{local}");
 
     let loader = app.clone();
     tokio::task::spawn_blocking(move || loader.load_sites());
 
     let router = crate::api::router(app.clone());
-    let tls = match (&app.config.api.tls_cert, &app.config.api.tls_key) {
-        (Some(cert), Some(key)) => Some((app.layout.root.join(cert), app.layout.root.join(key))),
-        _ => None,
-    };
     match tls {
-        Some((cert, key)) => {
-            super::tls::serve(listener, router, &cert, &key, shutdown_signal()).await?
+        Some(config) => {
+            let drain = Duration::from_secs(app.config.api.request_timeout_seconds) + DRAIN_MARGIN;
+            super::tls::serve(listener, router, config, drain, shutdown_signal()).await
         }
         None => axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())

@@ -1,64 +1,123 @@
-//! Serving the API over TLS (rustls) for addresses other than loopback.
+//! The API over HTTPS: a rustls acceptor in front of the axum router, used
+//! by `serve` when `api.tls_cert` and `api.tls_key` are set. A client that
+//! speaks plain HTTP to this port fails the handshake and gets no response.
 
-use std::path::Path;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use tower::ServiceExt;
 
-/// Accepts TLS connections on `listener` and serves `router` until
-/// `shutdown` completes.
+/// Time a client has to complete the TLS handshake. Without a bound, a
+/// client that opens a connection and sends nothing keeps a task alive for
+/// ever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pause after a failed `accept` (such as running out of file descriptors),
+/// so the loop does not spin while the condition lasts.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Accepts TLS connections on `listener` and serves `router` on each until
+/// `shutdown` completes. Then it stops accepting, starts a graceful
+/// shutdown of every open connection (requests in flight finish, then the
+/// connection closes), and waits up to `drain` for them before dropping
+/// the rest. Failed handshakes,
+/// connections and `accept` calls are logged, and the listener keeps
+/// serving.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    cert: &Path,
-    key: &Path,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("failed to read the TLS certificate {}", cert.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("invalid PEM in {}", cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("failed to read the TLS key {}", key.display()))?;
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("the TLS certificate and key do not match")?;
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    config: Arc<ServerConfig>,
+    drain: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(config);
+    let (stopping, stop) = watch::channel(false);
+    let mut connections = JoinSet::new();
 
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted.context("accept failed")?,
-            () = &mut shutdown => return Ok(()),
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
+                    tracing::warn!(%error, "failed to accept an API connection; retrying");
+                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                    continue;
                 }
-            };
-            let service = hyper::service::service_fn(
-                move |request: hyper::Request<hyper::body::Incoming>| {
-                    router.clone().oneshot(request.map(axum::body::Body::new))
-                },
-            );
-            if let Err(error) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, %error, "TLS connection ended with an error");
-            }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut shutdown => break,
+        };
+        connections.spawn(connection(
+            acceptor.clone(),
+            router.clone(),
+            stream,
+            peer,
+            stop.clone(),
+        ));
+    }
+
+    stopping.send_replace(true);
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            seconds = drain.as_secs(),
+            "closing HTTPS connections still open after the drain time"
+        );
+    }
+}
+
+/// Runs the handshake and serves one connection until it closes or `stop`
+/// turns true, when it finishes the requests in flight and closes.
+async fn connection(
+    acceptor: TlsAcceptor,
+    router: Router,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, seconds = HANDSHAKE_TIMEOUT.as_secs(), "TLS handshake timed out");
+            return;
+        }
+    };
+
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            router.clone().oneshot(request.map(axum::body::Body::new))
         });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        // A closed channel means the listener is gone: stop as well.
+        _ = async { stop.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "HTTPS connection ended with an error");
     }
 }

@@ -5,7 +5,9 @@
 //! data_dir = "data"                 # relative to the config folder
 //!
 //! [api]
-//! listen = "127.0.0.1:7400"         # other addresses need tls_cert and tls_key
+//! listen = "127.0.0.1:7400"         # loopback by default; other addresses need TLS
+//! # tls_cert = "tls/api-chain.pem"  # PEM certificate chain, leaf first, relative
+//! # tls_key = "tls/api-key.pem"     # to the config folder; both or neither
 //!
 //! [limits]                          # bounds on what plugin manifests may ask for
 //! max_memory_mib = 256
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::error::{ConfigError, read_toml};
+use super::tls::{TlsFiles, TlsSettings, require_tls_off_loopback};
 
 /// The host file's schema version this build reads.
 pub const HOST_SCHEMA: u32 = 1;
@@ -59,10 +62,12 @@ pub struct ApiConfig {
     /// Address of the API, console, webhooks and metrics.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// PEM certificate chain; required when `listen` is not loopback.
+    /// PEM certificate chain, leaf first, relative to the config folder;
+    /// required when `listen` is not loopback. With it the API, console,
+    /// webhooks and metrics are served over HTTPS only.
     #[serde(default)]
     pub tls_cert: Option<PathBuf>,
-    /// PEM private key; required with `tls_cert`.
+    /// PEM private key of the certificate; set with `tls_cert`.
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
     /// Largest request body accepted, in KiB.
@@ -84,6 +89,21 @@ fn default_body_kib() -> u64 {
 
 fn default_request_seconds() -> u64 {
     30
+}
+
+impl ApiConfig {
+    /// Returns the TLS files resolved against the config folder `root`, or
+    /// `None` when the API serves plain HTTP. Validation ensures that the
+    /// certificate and key are set together.
+    pub fn tls_files(&self, root: &Path) -> Option<TlsFiles> {
+        let (cert, key) = (self.tls_cert.as_ref()?, self.tls_key.as_ref()?);
+        Some(TlsFiles {
+            cert: root.join(cert),
+            key: root.join(key),
+            client_ca: None,
+            setting_prefix: "api.".to_string(),
+        })
+    }
 }
 
 impl Default for ApiConfig {
@@ -212,17 +232,17 @@ impl HostConfig {
                 ),
             ));
         }
-        let api = &self.api;
-        if !api.listen.ip().is_loopback() && (api.tls_cert.is_none() || api.tls_key.is_none()) {
-            return Err(ConfigError::invalid(
-                path,
-                "api.listen",
-                format!(
-                    "{} is not a loopback address, so api.tls_cert and api.tls_key are required",
-                    api.listen
-                ),
-            ));
-        }
+        require_tls_off_loopback(
+            path,
+            self.api.listen,
+            TlsSettings {
+                listen_field: "api.listen",
+                prefix: "api.",
+                cert: self.api.tls_cert.is_some(),
+                key: self.api.tls_key.is_some(),
+                client_ca: false,
+            },
+        )?;
         let l = &self.limits;
         for (field, default, max) in [
             (
@@ -278,5 +298,62 @@ impl HostConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<HostConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, text).unwrap();
+        HostConfig::load(&path)
+    }
+
+    fn field_of(error: &ConfigError) -> &str {
+        match error {
+            ConfigError::Invalid { field, .. } => field,
+            other => panic!("expected an invalid value, got {other}"),
+        }
+    }
+
+    #[test]
+    fn api_listens_on_loopback_by_default() {
+        let config = load("schema = 1\n").unwrap();
+
+        assert_eq!(config.api.listen, default_listen());
+        assert!(config.api.listen.ip().is_loopback());
+        assert_eq!(config.api.tls_files(Path::new("/etc/switchboard")), None);
+    }
+
+    #[test]
+    fn public_listen_without_tls_is_rejected() {
+        let error = load("schema = 1\n[api]\nlisten = \"0.0.0.0:7400\"\n").unwrap_err();
+
+        assert_eq!(field_of(&error), "api.listen");
+        assert!(error.to_string().contains("0.0.0.0:7400"), "{error}");
+    }
+
+    #[test]
+    fn tls_cert_without_key_is_rejected() {
+        let error = load("schema = 1\n[api]\ntls_cert = \"cert.pem\"\n").unwrap_err();
+
+        assert_eq!(field_of(&error), "api.tls_key");
+    }
+
+    #[test]
+    fn tls_files_resolve_against_config_folder() {
+        let config = load(
+            "schema = 1\n[api]\nlisten = \"0.0.0.0:7400\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"/keys/key.pem\"\n",
+        )
+        .unwrap();
+
+        let files = config.api.tls_files(Path::new("/etc/switchboard")).unwrap();
+
+        assert_eq!(files.cert, Path::new("/etc/switchboard/tls/cert.pem"));
+        assert_eq!(files.key, Path::new("/keys/key.pem"));
+        assert_eq!(files.client_ca, None);
     }
 }

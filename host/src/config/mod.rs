@@ -17,16 +17,23 @@
 //! `DATA` is `data_dir` from the host file, `CONFIG/data` by default. Every
 //! file is parsed strictly: an unknown key is an error naming the key, and a
 //! TOML error carries its line and column.
+//!
+//! Listeners bind to loopback by default. On any other address the HTTP
+//! API needs `api.tls_cert` and `api.tls_key`, and each MLLP listener needs
+//! `mllp_tls_cert` and `mllp_tls_key` on its connector (and may add
+//! `mllp_tls_client_ca`). The `tls` module describes the files.
 
 mod error;
 mod host;
 mod manifest;
 mod site;
+mod tls;
 
 pub use error::ConfigError;
 pub use host::{ApiConfig, HostConfig, Limits, TokenConfig, TokenScope};
 pub use manifest::{Capabilities, EffectiveLimits, Manifest, PluginKind, RequestedLimits};
 pub use site::{ConnectorConfig, CredentialConfig, PluginRef, PolicySlot, SiteConfig};
+pub use tls::{HTTP_ALPN, TlsError, TlsFiles, server_config};
 
 use std::path::{Path, PathBuf};
 

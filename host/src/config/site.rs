@@ -28,7 +28,20 @@
 //! name = "lab"
 //! plugin = "hl7v2-connector"
 //! mllp_listen = "127.0.0.1:2575"   # HL7 v2 over MLLP
+//!
+//! [[connectors]]
+//! name = "hospital-lab"
+//! plugin = "hl7v2-connector"
+//! mllp_listen = "0.0.0.0:2576"                      # other than loopback: TLS required
+//! mllp_tls_cert = "northside/tls/mllp-chain.pem"    # PEM, leaf first
+//! mllp_tls_key = "northside/tls/mllp-key.pem"
+//! mllp_tls_client_ca = "northside/tls/lab-ca.pem"   # optional: require client certificates
 //! ```
+//!
+//! TLS is set per connector, because each MLLP listener faces its own
+//! senders. One site's lab interface may need a certificate for a name in
+//! its hospital's DNS, or client certificates from the hospital's CA.
+//! Paths are relative to the sites folder, like `config`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +50,7 @@ use serde::Deserialize;
 use switchboard_sdk::site::{PersonEntry, RoleEntry, build_site, parse_clock};
 
 use super::error::{ConfigError, parse_toml, read_toml};
+use super::tls::{TlsFiles, TlsSettings, require_tls_off_loopback};
 
 /// The site file's schema version this build reads.
 pub const SITE_SCHEMA: u32 = 1;
@@ -104,10 +118,23 @@ pub struct ConnectorConfig {
     #[serde(default)]
     pub webhook_secret_env: Option<String>,
     /// Address on which this connector receives HL7 v2 over MLLP, such as
-    /// `127.0.0.1:2575`; off when absent. Other than loopback needs the
-    /// host's TLS certificate.
+    /// `127.0.0.1:2575`; off when absent. An address other than loopback
+    /// needs `mllp_tls_cert` and `mllp_tls_key`.
     #[serde(default)]
     pub mllp_listen: Option<std::net::SocketAddr>,
+    /// PEM certificate chain, leaf first, relative to the sites folder.
+    /// When set, the listener speaks MLLP inside TLS only.
+    #[serde(default)]
+    pub mllp_tls_cert: Option<PathBuf>,
+    /// PEM private key of `mllp_tls_cert`, relative to the sites folder.
+    #[serde(default)]
+    pub mllp_tls_key: Option<PathBuf>,
+    /// PEM certificates of the CAs that issue the senders' client
+    /// certificates, relative to the sites folder. When set, a sender
+    /// without such a certificate fails the handshake; when absent, any
+    /// client that reaches the port may send messages.
+    #[serde(default)]
+    pub mllp_tls_client_ca: Option<PathBuf>,
     /// Watch `DATA/inbox/<site>/<name>/` for files.
     #[serde(default = "yes")]
     pub inbox: bool,
@@ -118,6 +145,50 @@ pub struct ConnectorConfig {
 
 fn yes() -> bool {
     true
+}
+
+impl ConnectorConfig {
+    /// Returns the MLLP listener's TLS files resolved against the sites
+    /// folder, or `None` for a plain listener. Validation ensures that the
+    /// certificate and key are set together.
+    pub fn mllp_tls_files(&self, sites_dir: &Path) -> Option<TlsFiles> {
+        let (cert, key) = (self.mllp_tls_cert.as_ref()?, self.mllp_tls_key.as_ref()?);
+        Some(TlsFiles {
+            cert: sites_dir.join(cert),
+            key: sites_dir.join(key),
+            client_ca: self
+                .mllp_tls_client_ca
+                .as_ref()
+                .map(|ca| sites_dir.join(ca)),
+            setting_prefix: "mllp_".to_string(),
+        })
+    }
+
+    /// Checks the MLLP settings of the connector at `index` in the file.
+    fn validate_mllp(&self, path: &Path, index: usize) -> Result<(), ConfigError> {
+        let prefix = format!("connectors[{index}].mllp_");
+        let settings = TlsSettings {
+            listen_field: &format!("connectors[{index}].mllp_listen"),
+            prefix: &prefix,
+            cert: self.mllp_tls_cert.is_some(),
+            key: self.mllp_tls_key.is_some(),
+            client_ca: self.mllp_tls_client_ca.is_some(),
+        };
+        match self.mllp_listen {
+            Some(address) => require_tls_off_loopback(path, address, settings),
+            None if settings.cert || settings.key || settings.client_ca => {
+                Err(ConfigError::invalid(
+                    path,
+                    format!("connectors[{index}].mllp_listen"),
+                    format!(
+                        "missing; connector {:?} sets MLLP TLS files, which do nothing without an MLLP listener; set mllp_listen or remove the mllp_tls_ settings",
+                        self.name
+                    ),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// How the host obtains a token for a credential name.
@@ -348,6 +419,7 @@ impl SiteConfig {
                     "must be at least 1; omit it for a push-only connector",
                 ));
             }
+            connector.validate_mllp(path, index)?;
         }
         Ok(site)
     }
@@ -408,6 +480,79 @@ mod tests {
             matches!(error, ConfigError::Invalid { ref field, .. } if field == "id"),
             "{error}"
         );
+    }
+
+    fn invalid_field(error: &ConfigError) -> &str {
+        match error {
+            ConfigError::Invalid { field, .. } => field,
+            other => panic!("expected an invalid value, got {other}"),
+        }
+    }
+
+    fn with_connector(lines: &str) -> String {
+        format!("{MINIMAL}[[connectors]]\nname = \"lab\"\nplugin = \"hl7v2-connector\"\n{lines}")
+    }
+
+    #[test]
+    fn mllp_on_loopback_needs_no_tls() {
+        let text = with_connector("mllp_listen = \"127.0.0.1:2575\"\n");
+
+        let (config, _) = SiteConfig::parse(Path::new("s.toml"), &text).unwrap();
+
+        assert_eq!(
+            config.connectors[0].mllp_tls_files(Path::new("/sites")),
+            None
+        );
+    }
+
+    #[test]
+    fn mllp_off_loopback_without_tls_is_rejected() {
+        let text = with_connector("mllp_listen = \"192.0.2.10:2575\"\n");
+
+        let error = SiteConfig::parse(Path::new("s.toml"), &text).unwrap_err();
+
+        assert_eq!(invalid_field(&error), "connectors[0].mllp_listen");
+        let message = error.to_string();
+        assert!(message.contains("192.0.2.10:2575"), "{message}");
+        assert!(message.contains("connectors[0].mllp_tls_cert"), "{message}");
+    }
+
+    #[test]
+    fn mllp_off_loopback_with_tls_resolves_files() {
+        let text = with_connector(
+            "mllp_listen = \"0.0.0.0:2575\"\nmllp_tls_cert = \"s/chain.pem\"\nmllp_tls_key = \"s/key.pem\"\nmllp_tls_client_ca = \"s/ca.pem\"\n",
+        );
+
+        let (config, _) = SiteConfig::parse(Path::new("s.toml"), &text).unwrap();
+
+        let files = config.connectors[0]
+            .mllp_tls_files(Path::new("/sites"))
+            .unwrap();
+        assert_eq!(files.cert, Path::new("/sites/s/chain.pem"));
+        assert_eq!(files.key, Path::new("/sites/s/key.pem"));
+        assert_eq!(
+            files.client_ca.as_deref(),
+            Some(Path::new("/sites/s/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn mllp_key_without_certificate_is_rejected() {
+        let text =
+            with_connector("mllp_listen = \"127.0.0.1:2575\"\nmllp_tls_key = \"s/key.pem\"\n");
+
+        let error = SiteConfig::parse(Path::new("s.toml"), &text).unwrap_err();
+
+        assert_eq!(invalid_field(&error), "connectors[0].mllp_tls_cert");
+    }
+
+    #[test]
+    fn mllp_tls_without_listener_is_rejected() {
+        let text = with_connector("mllp_tls_cert = \"c.pem\"\nmllp_tls_key = \"k.pem\"\n");
+
+        let error = SiteConfig::parse(Path::new("s.toml"), &text).unwrap_err();
+
+        assert_eq!(invalid_field(&error), "connectors[0].mllp_listen");
     }
 
     #[test]
