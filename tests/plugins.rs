@@ -198,6 +198,73 @@ fn example_policy_cases_pass_in_wasm() {
     assert_eq!(file.cases.len(), 6);
 }
 
+/// With quick compilation, a new component first runs as Winch code; once
+/// the background Cranelift compile lands in the cache, the next call
+/// replaces the instance. The case file passes before and after.
+#[test]
+fn quick_compile_upgrades_to_cranelift() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = switchboard::runtime::Runtime::new(switchboard::runtime::RuntimeOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        quick_compile: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let file = CaseFile::load(&workspace().join("policies/example/cases/defaults.toml")).unwrap();
+    let (_, site) =
+        switchboard::config::SiteConfig::parse(Path::new("northside.toml"), &file.site_text)
+            .unwrap();
+    let loaded = load_guest(&runtime, "example-policy");
+    let quick_at_load = loaded.is_quick();
+    let policy = PolicyPlugin::new(
+        &runtime,
+        loaded.clone(),
+        host_context("northside", "example-policy", file.now),
+        &site,
+        &file.config_text,
+    )
+    .unwrap();
+    let run_cases = || {
+        file.cases
+            .iter()
+            .filter(|case| {
+                let outcome = policy
+                    .route(std::slice::from_ref(&case.item), &case.context)
+                    .unwrap()
+                    .remove(0);
+                case.check(&outcome).is_err()
+            })
+            .count()
+    };
+
+    let failed_quick = run_cases();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while loaded.is_quick() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Cranelift compile did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let failed_optimized = run_cases();
+    let cached = std::fs::read_dir(cache.path()).unwrap().count();
+    let reloaded = load_guest(&runtime, "example-policy");
+
+    assert!(quick_at_load, "a fresh component starts as Winch code");
+    assert_eq!(failed_quick, 0);
+    assert_eq!(failed_optimized, 0);
+    assert_eq!(
+        policy.stats.snapshot().2,
+        2,
+        "the Winch instance was replaced once"
+    );
+    assert_eq!(cached, 1, "the Cranelift form went to the cache");
+    assert!(
+        !reloaded.is_quick(),
+        "a cached component loads as Cranelift code"
+    );
+}
+
 #[test]
 fn connector_without_egress_is_denied() {
     let runtime = runtime();

@@ -1,7 +1,7 @@
 //! The sandbox: hostile components are stopped with a named error, the host
 //! keeps serving, and another site's plugin keeps routing.
 
-use switchboard::runtime::{PluginError, PolicyPlugin, Runtime};
+use switchboard::runtime::{PluginError, PolicyPlugin, Runtime, RuntimeOptions};
 use switchboard_sdk::{Attribute, Category, RouteContext, RouteItem, Site};
 use switchboard_tests::{host_context, load_guest, monday_morning, runtime, sample_site};
 
@@ -28,8 +28,26 @@ fn item(key: u64, hostile: Option<&str>) -> RouteItem {
     }
 }
 
-fn hostile_plugin(runtime: &Runtime, site: &Site, site_id: &str) -> PolicyPlugin {
-    let loaded = load_guest(runtime, "hostile-policy");
+/// Which compiler builds the hostile component's code.
+#[derive(Clone, Copy, Debug)]
+enum Compiler {
+    Cranelift,
+    Winch,
+}
+
+fn hostile_plugin(
+    runtime: &Runtime,
+    compiler: Compiler,
+    site: &Site,
+    site_id: &str,
+) -> PolicyPlugin {
+    let loaded = match compiler {
+        Compiler::Cranelift => load_guest(runtime, "hostile-policy"),
+        Compiler::Winch => runtime
+            .load_dir_winch_only(&switchboard::bundled::guest_dir("hostile-policy"))
+            .expect("the hostile policy compiles with Winch"),
+    };
+    assert_eq!(loaded.is_quick(), matches!(compiler, Compiler::Winch));
     PolicyPlugin::new(
         runtime,
         loaded,
@@ -48,18 +66,33 @@ fn context() -> RouteContext {
 }
 
 /// Routes one hostile item, expects the given error, then checks that the
-/// same slot and another site's slot still route normal items.
+/// same slot and another site's slot still route normal items. Runs once
+/// with Cranelift code and once with Winch code, which `serve` runs while
+/// a new version's Cranelift compile is under way.
 fn assert_contained(mode: &str, check: impl Fn(&PluginError) -> bool) {
-    let runtime = runtime();
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        assert_contained_with(compiler, mode, &check);
+    }
+}
+
+fn assert_contained_with(compiler: Compiler, mode: &str, check: &impl Fn(&PluginError) -> bool) {
+    let runtime = Runtime::new(RuntimeOptions {
+        quick_compile: matches!(compiler, Compiler::Winch),
+        ..RuntimeOptions::default()
+    })
+    .expect("the runtime starts");
     let (_, site) = sample_site();
-    let victim = hostile_plugin(&runtime, &site, "northside");
-    let neighbour = hostile_plugin(&runtime, &site, "southside");
+    let victim = hostile_plugin(&runtime, compiler, &site, "northside");
+    let neighbour = hostile_plugin(&runtime, compiler, &site, "southside");
 
     let error = victim
         .route(&[item(1, Some(mode))], &context())
         .expect_err("the hostile call fails");
 
-    assert!(check(&error), "mode {mode}: unexpected error {error}");
+    assert!(
+        check(&error),
+        "{compiler:?}, mode {mode}: unexpected error {error}"
+    );
     assert!(
         error.is_call_failure(),
         "mode {mode}: {error} should count as a call failure"
@@ -156,7 +189,7 @@ fn failing_configure_rejects_candidate() {
 fn batch_keeps_order_and_count() {
     let runtime = runtime();
     let (_, site) = sample_site();
-    let policy = hostile_plugin(&runtime, &site, "northside");
+    let policy = hostile_plugin(&runtime, Compiler::Cranelift, &site, "northside");
     let items: Vec<RouteItem> = (1..=300).map(|k| item(k, None)).collect();
 
     let outcomes = policy

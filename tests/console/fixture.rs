@@ -93,6 +93,7 @@ impl Host {
             clock: Arc::new(ManualClock::new(at(NOW))),
             watch: false,
             background: false,
+            ..AppOptions::default()
         };
         let app = App::open(root, options).expect("the host opens");
         app.load_sites();

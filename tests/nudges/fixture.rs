@@ -180,6 +180,7 @@ impl Practice {
             clock: clock.clone(),
             watch: false,
             background: false,
+            ..AppOptions::default()
         };
 
         let app = App::open(dir.path(), options).expect("the host opens");

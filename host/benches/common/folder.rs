@@ -104,9 +104,15 @@ fn leb128(mut value: usize) -> Vec<u8> {
 /// [`super::NOW`] and in-memory key-value and audit stores. Site files are
 /// not read until the caller reloads.
 pub fn sites(root: &Path) -> Arc<Sites> {
+    sites_with(root, false)
+}
+
+/// Builds a sites registry as [`sites`] does, compiling new bytes with
+/// Winch first when `quick_compile` is set, as `switchboard serve` does.
+pub fn sites_with(root: &Path, quick_compile: bool) -> Arc<Sites> {
     let layout = Layout::new(root, Path::new("data"));
     let services = Services {
-        runtime: super::runtime(Some(&layout.cache())),
+        runtime: super::runtime_with(Some(&layout.cache()), quick_compile),
         layout,
         clock: Arc::new(ManualClock::new(super::now())),
         kv: Arc::new(MemoryKv::default()),

@@ -197,9 +197,16 @@ pub fn site() -> (SiteConfig, Site) {
 /// Builds a runtime with default limits and, when given, a
 /// compiled-component cache folder.
 pub fn runtime(cache_dir: Option<&Path>) -> Runtime {
+    runtime_with(cache_dir, false)
+}
+
+/// Builds a runtime as [`runtime`] does, compiling new bytes with Winch
+/// first when `quick_compile` is set, as `switchboard serve` does.
+pub fn runtime_with(cache_dir: Option<&Path>, quick_compile: bool) -> Runtime {
     Runtime::new(RuntimeOptions {
         cache_dir: cache_dir.map(Path::to_path_buf),
         limits: Default::default(),
+        quick_compile,
     })
     .expect("the WebAssembly runtime starts")
 }

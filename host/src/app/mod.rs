@@ -70,6 +70,11 @@ pub struct AppOptions {
     pub watch: bool,
     /// Run pollers, inbox watchers, MLLP listeners and schedulers.
     pub background: bool,
+    /// Compile new plugin bytes with Winch first and Cranelift in the
+    /// background (see `RuntimeOptions::quick_compile`). `serve` turns it
+    /// on so a reload activates quickly. Short-lived commands leave it off,
+    /// because they would pay for both compiles.
+    pub quick_compile: bool,
 }
 
 impl Default for AppOptions {
@@ -78,6 +83,7 @@ impl Default for AppOptions {
             clock: Arc::new(SystemClock),
             watch: true,
             background: true,
+            quick_compile: false,
         }
     }
 }
@@ -87,6 +93,7 @@ impl std::fmt::Debug for AppOptions {
         f.debug_struct("AppOptions")
             .field("watch", &self.watch)
             .field("background", &self.background)
+            .field("quick_compile", &self.quick_compile)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +173,7 @@ impl App {
         let runtime = Runtime::new(RuntimeOptions {
             cache_dir: Some(layout.cache()),
             limits: config.limits.clone(),
+            quick_compile: options.quick_compile,
         })
         .map_err(|e| anyhow::anyhow!("failed to start the WebAssembly runtime: {e:#}"))?;
         let services = Services {

@@ -74,7 +74,8 @@ impl ConnectorPlugin {
     }
 
     fn instantiate(&self) -> Result<Live<Connector>, PluginError> {
-        let Pre::Connector(pre) = &self.loaded.pre else {
+        let (pre, quick) = self.loaded.upgraded_pre();
+        let Pre::Connector(pre) = pre else {
             return Err(PluginError::WrongWorld {
                 plugin: self.name().to_string(),
                 expected: "connector",
@@ -82,7 +83,7 @@ impl ConnectorPlugin {
             });
         };
         let limits = self.loaded.limits;
-        let mut store = new_store(&self.runtime, &self.host, &limits);
+        let mut store = new_store(pre.engine(), &self.host, &limits);
         let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Link {
             plugin: self.name().to_string(),
             message: format!("{e:#}"),
@@ -93,6 +94,7 @@ impl ConnectorPlugin {
             store,
             bindings,
             calls: 0,
+            quick,
         };
         let config = self.config.as_str();
         let outcome = run_call(
@@ -131,6 +133,7 @@ impl ConnectorPlugin {
             limits,
             live: &self.live,
             stats: &self.stats,
+            upgrade_ready: self.loaded.upgrade_ready(),
         };
         with_live(
             slot,

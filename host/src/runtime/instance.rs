@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasmtime::{Store, Trap};
+use wasmtime::{Engine, Store, Trap};
 
 use super::error::PluginError;
 use super::state::{HostContext, PluginState};
@@ -16,6 +16,9 @@ pub(super) struct Live<B> {
     pub store: Store<PluginState>,
     pub bindings: B,
     pub calls: u64,
+    /// Made from the Winch form, to be replaced once the Cranelift form is
+    /// ready.
+    pub quick: bool,
 }
 
 /// Call counters per plugin, shown to administrators.
@@ -42,14 +45,11 @@ impl CallStats {
 
 /// A store with the plugin's memory cap and the epoch deadline set to trap.
 pub(super) fn new_store(
-    runtime: &Runtime,
+    engine: &Engine,
     host: &HostContext,
     limits: &EffectiveLimits,
 ) -> Store<PluginState> {
-    let mut store = Store::new(
-        runtime.engine(),
-        PluginState::new(host.clone(), limits.memory_bytes),
-    );
+    let mut store = Store::new(engine, PluginState::new(host.clone(), limits.memory_bytes));
     store.limiter(|state| &mut state.memory);
     store.epoch_deadline_trap();
     store.set_epoch_deadline(deadline_ticks(limits.call_ms.max(limits.poll_ms)));
@@ -157,6 +157,9 @@ pub(super) struct SlotRef<'a, B> {
     pub limits: EffectiveLimits,
     pub live: &'a std::sync::Mutex<Option<Live<B>>>,
     pub stats: &'a CallStats,
+    /// The Cranelift form is ready, so an instance of the Winch form is
+    /// replaced before this call.
+    pub upgrade_ready: bool,
 }
 
 /// Runs `f` on the slot's live instance, creating one with `instantiate` if
@@ -177,8 +180,8 @@ pub(super) fn with_live<B, R>(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut live = match guard.take() {
-        Some(live) => live,
-        None => instantiate()?,
+        Some(live) if !(live.quick && slot.upgrade_ready) => live,
+        _ => instantiate()?,
     };
 
     let result = run_call(

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Strategy};
 
 use crate::config::Limits;
 use state::PluginState;
@@ -49,6 +49,10 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Limit defaults and bounds.
     pub limits: Limits,
+    /// Compile new components with Winch first, so they can run within a
+    /// fraction of a second, and with Cranelift in the background; see
+    /// [`Runtime::load`].
+    pub quick_compile: bool,
 }
 
 /// The engine and linkers shared by every plugin of the process.
@@ -64,10 +68,50 @@ pub struct Runtime {
 }
 
 struct Inner {
+    optimized: Tier,
+    quick: Option<Tier>,
+    stop: Arc<AtomicBool>,
+}
+
+/// One engine, with Cranelift or with Winch, and its linkers. Code compiled
+/// by one engine runs only in stores of the same engine.
+struct Tier {
     engine: Engine,
     policy_linker: Linker<PluginState>,
     connector_linker: Linker<PluginState>,
-    stop: Arc<AtomicBool>,
+}
+
+impl Tier {
+    fn new(strategy: Strategy) -> wasmtime::Result<Tier> {
+        let mut config = Config::new();
+        config
+            .strategy(strategy)
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK_BYTES)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config)?;
+
+        let mut policy_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker)?;
+        bindings::policy::Policy::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut policy_linker,
+            |s| s,
+        )?;
+
+        let mut connector_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut connector_linker)?;
+        bindings::connector::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut connector_linker,
+            |s| s,
+        )?;
+
+        Ok(Tier {
+            engine,
+            policy_linker,
+            connector_linker,
+        })
+    }
 }
 
 impl Drop for Inner {
@@ -97,32 +141,19 @@ impl Runtime {
     /// When wasmtime rejects the configuration or a linker definition;
     /// either means a bug in this build, not bad input.
     pub fn new(options: RuntimeOptions) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(MAX_WASM_STACK_BYTES)
-            .parallel_compilation(true);
-        let engine = Engine::new(&config)?;
-
-        let mut policy_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker)?;
-        bindings::policy::Policy::add_to_linker::<PluginState, HasSelf<PluginState>>(
-            &mut policy_linker,
-            |s| s,
-        )?;
-
-        let mut connector_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut connector_linker)?;
-        bindings::connector::Connector::add_to_linker::<PluginState, HasSelf<PluginState>>(
-            &mut connector_linker,
-            |s| s,
-        )?;
+        let optimized = Tier::new(Strategy::Cranelift)?;
+        let quick = match options.quick_compile {
+            true => Some(Tier::new(Strategy::Winch)?),
+            false => None,
+        };
 
         let stop = Arc::new(AtomicBool::new(false));
-        start_epoch_thread(&engine, stop.clone());
+        start_epoch_thread(&optimized.engine, stop.clone());
+        if let Some(quick) = &quick {
+            start_epoch_thread(&quick.engine, stop.clone());
+        }
 
-        let compat_key = compat_key(&engine);
+        let compat_key = compat_key(&optimized.engine);
         if let Some(dir) = &options.cache_dir
             && let Err(error) = std::fs::create_dir_all(dir)
         {
@@ -130,9 +161,8 @@ impl Runtime {
         }
         Ok(Runtime {
             inner: Arc::new(Inner {
-                engine,
-                policy_linker,
-                connector_linker,
+                optimized,
+                quick,
                 stop,
             }),
             cache_dir: options.cache_dir,
@@ -141,17 +171,17 @@ impl Runtime {
         })
     }
 
-    /// The wasmtime engine.
+    /// The wasmtime engine that compiles with Cranelift, whose compiled
+    /// components the on-disk cache holds.
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.inner.optimized.engine
     }
 
-    fn policy_linker(&self) -> &Linker<PluginState> {
-        &self.inner.policy_linker
-    }
-
-    fn connector_linker(&self) -> &Linker<PluginState> {
-        &self.inner.connector_linker
+    fn tier(&self, quick: bool) -> &Tier {
+        match (&self.inner.quick, quick) {
+            (Some(tier), true) => tier,
+            _ => &self.inner.optimized,
+        }
     }
 }
 

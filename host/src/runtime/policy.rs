@@ -77,7 +77,8 @@ impl PolicyPlugin {
     }
 
     fn instantiate(&self) -> Result<Live<Policy>, PluginError> {
-        let Pre::Policy(pre) = &self.loaded.pre else {
+        let (pre, quick) = self.loaded.upgraded_pre();
+        let Pre::Policy(pre) = pre else {
             return Err(PluginError::WrongWorld {
                 plugin: self.name().to_string(),
                 expected: "policy",
@@ -85,7 +86,7 @@ impl PolicyPlugin {
             });
         };
         let limits = self.loaded.limits;
-        let mut store = new_store(&self.runtime, &self.host, &limits);
+        let mut store = new_store(pre.engine(), &self.host, &limits);
         let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Link {
             plugin: self.name().to_string(),
             message: format!("{e:#}"),
@@ -96,6 +97,7 @@ impl PolicyPlugin {
             store,
             bindings,
             calls: 0,
+            quick,
         };
         let site = &self.site;
         let config = self.config.as_str();
@@ -132,6 +134,7 @@ impl PolicyPlugin {
             limits: self.loaded.limits,
             live: &self.live,
             stats: &self.stats,
+            upgrade_ready: self.loaded.upgrade_ready(),
         };
         with_live(slot, call, limit_ms, || self.instantiate(), f, size_of)
     }
