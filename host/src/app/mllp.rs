@@ -28,12 +28,49 @@ const START: u8 = 0x0B;
 const END: u8 = 0x1C;
 const CR: u8 = 0x0D;
 
-/// Largest message accepted; larger frames are refused and the connection
-/// closed, so a broken sender cannot exhaust memory.
+/// Largest message accepted. A larger frame gets an `AR` naming the limit
+/// and the connection is closed, so a broken sender cannot exhaust memory.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 /// How long a connection waits for bytes before checking for shutdown.
 const READ_POLL: Duration = Duration::from_millis(500);
+
+/// Most connections a listener serves at once; it closes further ones at
+/// once. Interface engines usually hold one or a few persistent
+/// connections per interface, so 64 leaves room while bounding the
+/// threads a flood of idle connections can take.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a connection may sit idle between frames before it is closed.
+/// Senders reconnect when they next have a message.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a frame may stall part-way before the connection is closed.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The limits one connection is read under; tests shorten them.
+#[derive(Clone, Copy, Debug)]
+struct FrameLimits {
+    max_bytes: usize,
+    idle: Duration,
+    stall: Duration,
+}
+
+const LIMITS: FrameLimits = FrameLimits {
+    max_bytes: MAX_MESSAGE_BYTES,
+    idle: IDLE_TIMEOUT,
+    stall: STALL_TIMEOUT,
+};
+
+/// What [`read_frame`] read.
+#[derive(Debug, PartialEq)]
+enum Frame {
+    /// A whole message.
+    Message(Vec<u8>),
+    /// The first `max_bytes` of a message over the limit; the rest is
+    /// unread.
+    TooLarge(Vec<u8>),
+}
 
 /// Starts a listener for every connector with `mllp_listen`.
 ///
@@ -128,25 +165,36 @@ fn accept_loop(
     site: &str,
     connector: &str,
 ) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     while !stop.load(Ordering::SeqCst) {
         match listener.socket.accept() {
             Ok((stream, peer)) => {
+                if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    app.stats.warnings.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(site, connector, %peer, limit = MAX_CONNECTIONS, "MLLP connection closed: the listener already serves its maximum number of connections");
+                    drop(stream);
+                    continue;
+                }
                 tracing::debug!(site, connector, %peer, "MLLP connection");
+                open.fetch_add(1, Ordering::SeqCst);
                 let spawned = {
-                    let (app, stop, tls, site, connector) = (
+                    let (app, stop, tls, site, connector, open) = (
                         app.clone(),
                         stop.clone(),
                         listener.tls.clone(),
                         site.to_string(),
                         connector.to_string(),
+                        open.clone(),
                     );
                     std::thread::Builder::new()
                         .name("mllp-conn".into())
                         .spawn(move || {
-                            serve_connection(&app, &stop, stream, tls, &site, &connector, peer)
+                            serve_connection(&app, &stop, stream, tls, &site, &connector, peer);
+                            open.fetch_sub(1, Ordering::SeqCst);
                         })
                 };
                 if let Err(error) = spawned {
+                    open.fetch_sub(1, Ordering::SeqCst);
                     tracing::warn!(site, connector, %peer, %error, "failed to start a thread for an MLLP connection; connection dropped");
                 }
             }
@@ -221,20 +269,55 @@ fn serve_frames(
     connector: &str,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
-    while let Some(frame) = read_frame(&mut reader, stop)? {
-        let ack = handle_message(app, site, connector, &frame);
+    while let Some(frame) = read_frame(&mut reader, stop, LIMITS)? {
+        let (ack, too_large) = match frame {
+            Frame::Message(message) => (handle_message(app, site, connector, &message), false),
+            Frame::TooLarge(prefix) => (refuse_too_large(app, site, connector, &prefix), true),
+        };
         let writer = reader.get_mut();
         writer.write_all(&[START])?;
         writer.write_all(ack.as_bytes())?;
         writer.write_all(&[END, CR])?;
         writer.flush()?;
+        if too_large {
+            // The rest of the frame is unread, so the stream cannot be
+            // resynchronized: close it after the AR.
+            return Ok(());
+        }
     }
     Ok(())
 }
 
-/// Reads one frame; `None` at a clean end of stream or on shutdown.
-fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Option<Vec<u8>>> {
+/// Builds the `AR` for a frame over the size limit, from the header at its
+/// start, and logs it.
+fn refuse_too_large(app: &App, site: &str, connector: &str, prefix: &[u8]) -> String {
+    let prefix = prefix.strip_prefix(b"\r").unwrap_or(prefix);
+    let header = MessageHeader::parse(prefix);
+    app.stats.warnings.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(site, connector, control_id = %header.control_id, limit = MAX_MESSAGE_BYTES, "MLLP message over the size limit; responded with AR and closed the connection");
+    header.ack(
+        "AR",
+        &format!(
+            "message over the {} MiB limit; split it into smaller messages or batches",
+            MAX_MESSAGE_BYTES >> 20
+        ),
+    )
+}
+
+/// Reads one frame; `None` at a clean end of stream, on shutdown, or after
+/// `limits.idle` without a frame starting.
+///
+/// # Errors
+///
+/// When the stream fails, closes inside a frame, or a frame stalls for
+/// `limits.stall`.
+fn read_frame(
+    reader: &mut impl Read,
+    stop: &AtomicBool,
+    limits: FrameLimits,
+) -> std::io::Result<Option<Frame>> {
     let mut byte = [0u8; 1];
+    let waiting_since = std::time::Instant::now();
     // Skip anything before the start block (stray newlines between frames).
     loop {
         match reader.read(&mut byte) {
@@ -245,14 +328,16 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
             Ok(_) if byte[0] == START => break,
             Ok(_) => continue,
             Err(e) if is_timeout(&e) => {
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || waiting_since.elapsed() >= limits.idle {
                     return Ok(None);
                 }
             }
             Err(e) => return Err(e),
         }
     }
+
     let mut frame = Vec::new();
+    let mut last_byte = std::time::Instant::now();
     loop {
         match reader.read(&mut byte) {
             Ok(0) => {
@@ -263,18 +348,23 @@ fn read_frame(reader: &mut impl Read, stop: &AtomicBool) -> std::io::Result<Opti
             }
             Ok(_) if byte[0] == END => {
                 // The trailing CR; tolerate its absence.
-                return Ok(Some(frame));
+                return Ok(Some(Frame::Message(frame)));
             }
             Ok(_) => {
+                last_byte = std::time::Instant::now();
+                if frame.len() == limits.max_bytes {
+                    return Ok(Some(Frame::TooLarge(frame)));
+                }
                 frame.push(byte[0]);
-                if frame.len() > MAX_MESSAGE_BYTES {
+            }
+            Err(e) if is_timeout(&e) => {
+                if stop.load(Ordering::SeqCst) || last_byte.elapsed() >= limits.stall {
                     return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "MLLP frame over the size limit",
+                        std::io::ErrorKind::TimedOut,
+                        "frame stalled part-way",
                     ));
                 }
             }
-            Err(e) if is_timeout(&e) => continue,
             Err(e) => return Err(e),
         }
     }
@@ -424,12 +514,12 @@ mod tests {
         let stop = AtomicBool::new(false);
         let mut input: &[u8] = b"\n\x0bMSH|a\rPID|b\x1c\r\x0bMSH|c\x1c\r";
 
-        let first = read_frame(&mut input, &stop).unwrap().unwrap();
-        let second = read_frame(&mut input, &stop).unwrap().unwrap();
-        let end = read_frame(&mut input, &stop).unwrap();
+        let first = read_frame(&mut input, &stop, LIMITS).unwrap().unwrap();
+        let second = read_frame(&mut input, &stop, LIMITS).unwrap().unwrap();
+        let end = read_frame(&mut input, &stop, LIMITS).unwrap();
 
-        assert_eq!(first, b"MSH|a\rPID|b");
-        assert_eq!(second, b"MSH|c");
+        assert_eq!(first, Frame::Message(b"MSH|a\rPID|b".to_vec()));
+        assert_eq!(second, Frame::Message(b"MSH|c".to_vec()));
         assert_eq!(end, None);
     }
 
@@ -447,7 +537,7 @@ mod tests {
     fn truncation_between_frames_ends_cleanly() {
         let stop = AtomicBool::new(false);
 
-        let end = read_frame(&mut Truncated, &stop).unwrap();
+        let end = read_frame(&mut Truncated, &stop, LIMITS).unwrap();
 
         assert_eq!(end, None);
     }
@@ -457,8 +547,58 @@ mod tests {
         let stop = AtomicBool::new(false);
         let mut input = std::io::Read::chain(&b"\x0bMSH|a"[..], Truncated);
 
-        let error = read_frame(&mut input, &stop).unwrap_err();
+        let error = read_frame(&mut input, &stop, LIMITS).unwrap_err();
 
         assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn oversized_frame_returns_its_start() {
+        let stop = AtomicBool::new(false);
+        let limits = FrameLimits {
+            max_bytes: 8,
+            ..LIMITS
+        };
+        let mut input: &[u8] = b"\x0bMSH|^~\\&|ABCDEFGHIJ\x1c\r";
+
+        let frame = read_frame(&mut input, &stop, limits).unwrap().unwrap();
+
+        assert_eq!(frame, Frame::TooLarge(b"MSH|^~\\&".to_vec()));
+    }
+
+    /// A reader that never has data, as an idle socket with a read timeout.
+    struct Idle;
+
+    impl Read for Idle {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    #[test]
+    fn idle_connection_ends_after_timeout() {
+        let stop = AtomicBool::new(false);
+        let limits = FrameLimits {
+            idle: Duration::ZERO,
+            ..LIMITS
+        };
+
+        let end = read_frame(&mut Idle, &stop, limits).unwrap();
+
+        assert_eq!(end, None);
+    }
+
+    #[test]
+    fn stalled_frame_is_an_error() {
+        let stop = AtomicBool::new(false);
+        let limits = FrameLimits {
+            stall: Duration::ZERO,
+            ..LIMITS
+        };
+        let mut input = std::io::Read::chain(&b"\x0bMSH|a"[..], Idle);
+
+        let error = read_frame(&mut input, &stop, limits).unwrap_err();
+
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
     }
 }
