@@ -131,6 +131,7 @@ fn process(app: &App, site: &str, connector: &str, path: &Path) -> bool {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) => {
+            app.stats.warnings.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(site, connector, file = %name, %error, "failed to read an inbox file; retrying");
             return false;
         }
@@ -148,6 +149,7 @@ fn process(app: &App, site: &str, connector: &str, path: &Path) -> bool {
             | IntakeError::UnknownSite(_)
             | IntakeError::Engine(_)),
         ) => {
+            app.stats.warnings.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(site, connector, file = %name, %error, "inbox file not ingested yet; it stays for another try");
             return false;
         }
@@ -164,10 +166,24 @@ fn process(app: &App, site: &str, connector: &str, path: &Path) -> bool {
             // The usable part is stored; the file goes to rejected/ so a
             // person sees the rejects beside it.
             let reasons: Vec<String> = report.rejects.iter().map(ToString::to_string).collect();
-            tracing::warn!(site, connector, file = %name, rejects = reasons.len(), "inbox file partly rejected");
+            let stored = report.new
+                + report.updated
+                + report.duplicate
+                + report.stale
+                + report.closed
+                + report.reopened
+                + report.rerouted
+                + report.events;
+            app.stats.warnings.fetch_add(1, Ordering::Relaxed);
+            if stored == 0 {
+                tracing::warn!(site, connector, file = %name, rejects = reasons.len(), "inbox file rejected; nothing in it was stored");
+            } else {
+                tracing::warn!(site, connector, file = %name, rejects = reasons.len(), stored, "inbox file partly rejected");
+            }
             move_to(path, &dir.join("rejected"), Some(&reasons.join("\n")));
         }
         Err(reason) => {
+            app.stats.warnings.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(site, connector, file = %name, error = %reason, "inbox file rejected");
             move_to(path, &dir.join("rejected"), Some(&reason));
         }

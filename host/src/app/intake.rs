@@ -114,6 +114,7 @@ impl App {
             .rejects
             .fetch_add(report.rejects.len() as u64, Ordering::Relaxed);
         for reject in &report.rejects {
+            self.stats.warnings.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(site, connector, location = %reject.location, field = %reject.field, "input rejected: {}", reject.message);
         }
         if mode == IngestMode::Live && !report.pending.is_empty() {

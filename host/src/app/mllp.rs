@@ -62,7 +62,7 @@ const LIMITS: FrameLimits = FrameLimits {
     stall: STALL_TIMEOUT,
 };
 
-/// What [`read_frame`] read.
+/// One result of [`read_frame`].
 #[derive(Debug, PartialEq)]
 enum Frame {
     /// A whole message.
