@@ -16,7 +16,8 @@ use crate::config::LocalTimes;
 ///
 /// # Errors
 ///
-/// A sentence naming the formats tried, for a reject message.
+/// A sentence naming the formats tried, for a reject message. It gives the
+/// value's length but not the value, which may be patient data.
 pub(crate) fn parse(
     text: &str,
     formats: &[String],
@@ -29,7 +30,8 @@ pub(crate) fn parse(
         }
     }
     Err(format!(
-        "{text:?} matches none of the date formats {formats:?}; add its format to date_formats"
+        "not a date in any of the date formats {formats:?} (found {} characters); add the export's format to date_formats",
+        text.chars().count()
     ))
 }
 

@@ -40,7 +40,7 @@ impl Layout {
     /// # Errors
     ///
     /// A sentence naming the first configured column the header lacks and
-    /// the columns it has.
+    /// how many columns it has.
     pub(crate) fn resolve(headers: Vec<String>, settings: &Settings) -> Result<Self, String> {
         let columns = &settings.columns;
         let optional = |column: &Option<Spanned<String>>, key: &str| {
@@ -106,19 +106,26 @@ impl Layout {
 /// The position of the header column named `name`, compared without
 /// regard to case or surrounding spaces. `key` is the config key that names
 /// the column, for the error.
+///
+/// The error gives the number of columns but not their names: a file
+/// exported without a header row has patient data in its first row.
 fn find_column(headers: &[String], name: &str, key: &str) -> Result<usize, String> {
     let wanted = name.trim().to_lowercase();
     headers
         .iter()
         .position(|h| h.trim().to_lowercase() == wanted)
         .ok_or_else(|| {
-            let found: Vec<&str> = headers.iter().map(|h| h.trim()).collect();
-            format!("the header has no column {name:?} (configured as {key}); it has {found:?}")
+            format!(
+                "the first row has no column {name:?} (configured as {key}) among its {} columns; \
+                 check that the export starts with a header row and that {key} matches one of its names",
+                headers.len()
+            )
         })
 }
 
 /// Why a row was rejected: the column (as the header names it) and what is
-/// wrong with its value.
+/// wrong with its value. The message never quotes the value, which may be
+/// patient data. It gives at most the value's length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RowError {
     pub(crate) column: String,
@@ -177,13 +184,13 @@ impl<'r> Row<'r> {
         item.priority = self.mapped(
             layout.priority,
             &self.settings.priorities,
-            "priorities",
+            ("priorities", Priority::ALL),
             Priority::Routine,
         )?;
         item.state = self.mapped(
             layout.state,
             &self.settings.states,
-            "states",
+            ("states", EhrState::ALL),
             EhrState::Open,
         )?;
         item.patient = self.value(layout.patient).map(str::to_string);
@@ -235,7 +242,11 @@ impl<'r> Row<'r> {
         key.parse::<Category>().map_err(|_| {
             self.error(
                 index,
-                format!("{value:?} is not a known category; map it under [categories]"),
+                format!(
+                    "not a known category (found {} characters): expected one of {} or a key under [categories]",
+                    value.chars().count(),
+                    known_names(Category::ALL)
+                ),
             )
         })
     }
@@ -264,11 +275,11 @@ impl<'r> Row<'r> {
 
     /// A value read through a value map, else as a WIT name; `default` when
     /// empty.
-    fn mapped<T: Copy + std::str::FromStr>(
+    fn mapped<T: Copy + std::str::FromStr + std::fmt::Display>(
         &self,
         index: Option<usize>,
         map: &std::collections::HashMap<String, T>,
-        table: &str,
+        (table, names): (&str, &[T]),
         default: T,
     ) -> Result<T, RowError> {
         let (Some(index), Some(value)) = (index, self.value(index)) else {
@@ -281,7 +292,11 @@ impl<'r> Row<'r> {
         key.parse::<T>().map_err(|_| {
             self.error(
                 index,
-                format!("{value:?} is not a known value; map it under [{table}]"),
+                format!(
+                    "not a known value (found {} characters): expected one of {} or a key under [{table}]",
+                    value.chars().count(),
+                    known_names(names)
+                ),
             )
         })
     }
@@ -291,9 +306,15 @@ impl<'r> Row<'r> {
     fn version(&self) -> Result<u64, RowError> {
         let layout = self.layout;
         if let (Some(index), Some(text)) = (layout.version, self.value(layout.version)) {
-            return text
-                .parse::<u64>()
-                .map_err(|_| self.error(index, format!("{text:?} is not a whole number")));
+            return text.parse::<u64>().map_err(|_| {
+                self.error(
+                    index,
+                    format!(
+                        "not a whole number: expected the version as digits 0-9, found {} characters",
+                        text.chars().count()
+                    ),
+                )
+            });
         }
         if let (Some(index), Some(text)) = (layout.updated, self.value(layout.updated)) {
             let at = self.date(index, text)?;
@@ -306,4 +327,10 @@ impl<'r> Row<'r> {
         dates::parse(text, &self.settings.date_formats, self.settings.local_times)
             .map_err(|message| self.error(index, message))
     }
+}
+
+/// Joins the names of `cases` with commas, for an error.
+fn known_names<T: std::fmt::Display>(cases: &[T]) -> String {
+    let names: Vec<String> = cases.iter().map(ToString::to_string).collect();
+    names.join(", ")
 }

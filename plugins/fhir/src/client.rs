@@ -21,7 +21,6 @@ use switchboard_sdk::Timestamp;
 use switchboard_sdk::host::http::{self, HttpError, Request, Response};
 
 use crate::config::Settings;
-use crate::fhir::resources::truncate;
 use crate::fhir::{ParseError, Parsed, Resource, parse_resource};
 use crate::refs;
 
@@ -175,7 +174,8 @@ impl<'s> FhirClient<'s> {
             != origin(self.base).map(str::to_ascii_lowercase)
         {
             return Err(ConnectorError::Remote(format!(
-                "the server's next link {link:?} leaves {}; the connector follows links on the configured base_url only",
+                "the server's next link leads to {} instead of {}; the connector follows links on the configured base_url only",
+                origin(&absolute).unwrap_or("another origin"),
                 origin(self.base).unwrap_or(self.base)
             )));
         }
@@ -216,7 +216,12 @@ fn outcome_suffix(response: &Response) -> String {
             ..
         }) => format!(" with OperationOutcome {}", outcome.summary()),
         _ if text.trim().is_empty() => String::new(),
-        _ => format!(" with body {:?}", truncate(text.trim(), 120)),
+        // The body is not quoted: an error page may echo the request or a
+        // resource, with patient data in it.
+        _ => format!(
+            " with a body of {} bytes that is not an OperationOutcome",
+            response.body.len()
+        ),
     }
 }
 

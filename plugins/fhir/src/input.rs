@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use switchboard_sdk::ConnectorError;
 
 use crate::fhir::{ParseError, Parsed, Resource, parse_resource};
-use crate::refs;
+use crate::{redact, refs};
 
 /// Whether an entry is mapped or only consulted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,8 +288,12 @@ pub fn read_page(url: &str, body: &[u8]) -> Result<Collection, ConnectorError> {
         ConnectorError::Remote(format!("GET {url} returned a body that is not UTF-8"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let top: TypeOnly = serde_json::from_str(text)
-        .map_err(|e| ConnectorError::Remote(format!("GET {url} returned no JSON object: {e}")))?;
+    let top: TypeOnly = serde_json::from_str(text).map_err(|e| {
+        ConnectorError::Remote(format!(
+            "GET {url} returned no JSON object: {}",
+            redact::json_error(&e)
+        ))
+    })?;
     match top.resource_type.as_deref() {
         Some("Bundle") => read_bundle(text).map_err(|e| {
             ConnectorError::Remote(format!("GET {url} returned an unreadable Bundle: {e}"))
@@ -306,7 +310,10 @@ fn read_json(text: &str) -> Result<Collection, ConnectorError> {
         serde_json::error::Category::Data => ConnectorError::Malformed(
             "message is JSON but not an object; send a FHIR resource or Bundle".to_string(),
         ),
-        _ => ConnectorError::Malformed(format!("message is not valid JSON: {e}")),
+        _ => ConnectorError::Malformed(format!(
+            "message is not valid JSON: {}",
+            redact::json_error(&e)
+        )),
     })?;
     match top.resource_type.as_deref() {
         Some("Bundle") => read_bundle(text),
@@ -331,8 +338,14 @@ fn read_json(text: &str) -> Result<Collection, ConnectorError> {
 
 fn read_bundle(text: &str) -> Result<Collection, ConnectorError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let bundle: BundleDoc<'_> = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| ConnectorError::Malformed(format!("Bundle.{}: {}", e.path(), e.inner())))?;
+    let bundle: BundleDoc<'_> =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            ConnectorError::Malformed(format!(
+                "Bundle.{}: {}",
+                e.path(),
+                redact::json_error(e.inner())
+            ))
+        })?;
     let kind = bundle.kind.as_deref().unwrap_or("collection");
 
     let mut collection = Collection {
@@ -378,30 +391,36 @@ fn located(position: String, resource: &Result<Rc<Parsed>, ParseError>) -> Strin
     }
 }
 
+/// The problem of an entry without a resource. It describes the entry's
+/// request by method and target only: a search URL such as
+/// `Patient?name=…&birthdate=…` carries patient data in its parameters.
 fn missing_resource(entry: &BundleEntry<'_>) -> ParseError {
     let method = entry.request.as_ref().and_then(|r| r.method.as_deref());
     let url = entry.request.as_ref().and_then(|r| r.url.as_deref());
-    let (field, message) = match (method, url) {
-        (Some("DELETE"), url) => (
+    let (field, message) = match method {
+        Some("DELETE") => (
             "request.method",
             format!(
-                "DELETE of {}: deletions carry no resource to map",
-                url.unwrap_or("an unnamed resource")
+                "{}: deletions carry no resource to map",
+                redact::request(method, url)
             ),
         ),
-        (Some(method), url) => (
+        Some(_) => (
             "resource",
             format!(
-                "{method} {} entry carries no resource",
-                url.unwrap_or_default()
+                "the entry ({}) carries no resource; a transaction or batch request is not a message to map",
+                redact::request(method, url)
             ),
         ),
-        (None, _) => ("resource", "entry carries no resource".to_string()),
+        None => (
+            "resource",
+            "the entry carries no resource and no request".to_string(),
+        ),
     };
     ParseError {
         field: field.to_string(),
         message,
-        key: url.and_then(refs::relative),
+        key: url.and_then(redact::known_key),
     }
 }
 

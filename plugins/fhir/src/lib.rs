@@ -26,7 +26,8 @@
 //! encounter, a request's medication) are read from the server too when
 //! `read_missing` is on. An `OperationOutcome` response, or a pushed message
 //! that is one, fails the call with [`ConnectorError::Remote`] naming each
-//! issue's severity, code and diagnostics. A 404 or 410 on a single read
+//! issue's severity and code. Its diagnostics text is left out, because a
+//! server may echo patient data in it. A 404 or 410 on a single read
 //! rejects that reference and keeps the rest of the message, and so does a
 //! read that returns something unreadable, so that one broken resource on the
 //! server cannot block a poll forever. Any other failed read fails the whole
@@ -190,6 +191,7 @@ mod input;
 mod interpretation;
 mod map;
 mod poll;
+mod redact;
 mod refs;
 mod resolve;
 mod time;
@@ -264,10 +266,14 @@ impl Connector for FhirConnector {
         let mut rejects = Vec::new();
         if let Some(notification) = collection.notification.clone() {
             if !notification.carries_events() {
+                let kind = redact::code(
+                    &notification.kind,
+                    &["handshake", "heartbeat", "query-status"],
+                );
                 host::log(
                     Level::Debug,
                     "subscription notification without events",
-                    &[("type", &notification.kind)],
+                    &[("type", &kind)],
                 );
                 return Ok(Batch::default());
             }
@@ -333,7 +339,8 @@ fn read_focuses(
         }
         let Some((resource_type, id)) = refs::type_and_id(reference) else {
             rejects.push(reject(format!(
-                "{reference:?} is not a Type/id reference the connector can read"
+                "the focus is {}, not a Type/id reference the connector can read",
+                redact::target(reference)
             )));
             continue;
         };

@@ -209,9 +209,10 @@ fn operation_outcome_on_read_is_remote_error() {
     };
     assert!(message.contains("HTTP 403"), "{message}");
     assert!(
-        message.contains("error/forbidden: Scope system/DiagnosticReport.read is not granted"),
+        message.contains("with OperationOutcome error/forbidden; warning/informational;"),
         "{message}"
     );
+    assert!(!message.contains("Scope"), "{message}");
 }
 
 #[test]

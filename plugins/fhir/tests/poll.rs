@@ -270,7 +270,7 @@ fn search_error_outcome_is_remote_error() {
     let error = harness.poll(None).unwrap_err();
 
     assert!(
-        matches!(error, ConnectorError::Remote(ref m) if m.contains("error/required: patient parameter is required")),
+        matches!(error, ConnectorError::Remote(ref m) if m.ends_with("returned HTTP 400 with OperationOutcome error/required")),
         "{error:?}"
     );
 }

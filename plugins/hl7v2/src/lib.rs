@@ -280,7 +280,8 @@ impl Hl7v2Connector {
             Ok(Outcome::Mapped(mapped)) => batch.extend(mapped),
             Ok(Outcome::Ignored(reason)) => {
                 let control_id = message.control_id();
-                let message_type = message.message_type().to_string();
+                let message_type = message.message_type();
+                let message_type = map::describe_type(&message_type.code, &message_type.trigger);
                 host::log(
                     Level::Debug,
                     "message ignored",
@@ -314,14 +315,25 @@ fn parse_reject(number: usize, raw: &RawMessage<'_>, error: &ParseError) -> Reje
 }
 
 /// `message 2 (line 14, MSH-10 "ABC123")`: where a message is in the input.
+///
+/// MSH-10 is an id, so it is shown, but only when it looks like one: at most
+/// [`MAX_SHOWN_CONTROL_ID`] printable ASCII characters. Anything else, such
+/// as a name shifted into MSH-10 by a stray separator, is left out.
 fn location(number: usize, line: usize, control_id: &str) -> String {
     let control_id = control_id.trim();
-    if control_id.is_empty() {
+    let looks_like_id = control_id.len() <= MAX_SHOWN_CONTROL_ID
+        && control_id.bytes().all(|b| b.is_ascii_graphic());
+    if control_id.is_empty() || !looks_like_id {
         format!("message {number} (line {line})")
     } else {
         format!("message {number} (line {line}, MSH-10 {control_id:?})")
     }
 }
+
+/// The longest MSH-10 a location shows. HL7 v2.5 limits the field to 20
+/// characters and v2.7 to 199, but real control ids are short: a counter,
+/// a UUID (36 characters) or a timestamp with a suffix.
+const MAX_SHOWN_CONTROL_ID: usize = 64;
 
 /// Rejects content types that are certainly not HL7 v2 in ER7 encoding
 /// (XML, JSON, CSV, FHIR). Anything else, including an empty or generic

@@ -64,7 +64,9 @@ impl DateTime {
 ///
 /// # Errors
 ///
-/// A sentence saying what is wrong with the value, for a reject message.
+/// A sentence saying what is wrong with the value and the expected form,
+/// for a reject message. It never quotes the value, because a mistyped
+/// field may hold patient data. It gives at most the value's length.
 pub(crate) fn parse_dtm(value: &str) -> Result<DateTime, String> {
     let value = value.trim();
     let (main, offset) = split_offset(value)?;
@@ -75,7 +77,8 @@ pub(crate) fn parse_dtm(value: &str) -> Result<DateTime, String> {
     if !digits.bytes().all(|b| b.is_ascii_digit()) || ![4, 6, 8, 10, 12, 14].contains(&digits.len())
     {
         return Err(format!(
-            "{value:?} is not an HL7 date/time; expected YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ]"
+            "not an HL7 date/time: expected YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ], found {} characters",
+            value.chars().count()
         ));
     }
 
@@ -102,16 +105,20 @@ pub(crate) fn parse_dtm(value: &str) -> Result<DateTime, String> {
             padded[..3].parse::<u32>().map_err(|e| e.to_string())?
         }
         Some(_) => {
-            return Err(format!(
-                "{value:?} has an invalid fraction of a second; expected 1 to 4 digits after a full time"
-            ));
+            return Err(
+                "invalid fraction of a second: expected 1 to 4 digits after a full time (YYYYMMDDHHMMSS)"
+                    .to_string(),
+            );
         }
     };
 
     let date = NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or_else(|| format!("{value:?} is not a calendar date"))?;
+        .ok_or_else(|| "not a calendar date: the month or the day is out of range".to_string())?;
     if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!("{value:?} is not a valid time of day"));
+        return Err(
+            "not a valid time of day: hours run from 00 to 23, minutes and seconds from 00 to 59"
+                .to_string(),
+        );
     }
     Ok(DateTime {
         date,
@@ -119,6 +126,8 @@ pub(crate) fn parse_dtm(value: &str) -> Result<DateTime, String> {
         offset_minutes: offset,
     })
 }
+
+const INVALID_OFFSET: &str = "invalid UTC offset: expected +HHMM or -HHMM";
 
 /// Splits `+HHMM` or `-HHMM` (also accepted as `+HH:MM`) off the end.
 fn split_offset(value: &str) -> Result<(&str, Option<i32>), String> {
@@ -129,20 +138,16 @@ fn split_offset(value: &str) -> Result<(&str, Option<i32>), String> {
     let sign = if zone.starts_with('-') { -1 } else { 1 };
     let digits: String = zone[1..].chars().filter(|&c| c != ':').collect();
     if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{value:?} has an invalid UTC offset; expected +HHMM or -HHMM"
-        ));
+        return Err(INVALID_OFFSET.to_string());
     }
     let hours: i32 = digits[..2]
         .parse()
-        .map_err(|_| format!("{value:?} has an invalid UTC offset"))?;
+        .map_err(|_| INVALID_OFFSET.to_string())?;
     let minutes: i32 = digits[2..]
         .parse()
-        .map_err(|_| format!("{value:?} has an invalid UTC offset"))?;
+        .map_err(|_| INVALID_OFFSET.to_string())?;
     if hours > 14 || minutes > 59 {
-        return Err(format!(
-            "{value:?} has a UTC offset out of range; offsets run from -1400 to +1400"
-        ));
+        return Err("UTC offset out of range: offsets run from -1400 to +1400".to_string());
     }
     Ok((main, Some(sign * (hours * 60 + minutes))))
 }

@@ -198,7 +198,7 @@ fn read_typed<T: DeserializeOwned>(json: &str, root: &str) -> Result<T, ParseErr
         };
         ParseError {
             field,
-            message: without_position(&error.inner().to_string()),
+            message: without_position(&crate::redact::json_error(error.inner())),
             key: None,
         }
     })
@@ -239,10 +239,9 @@ mod tests {
         .unwrap_err();
 
         assert_eq!(error.field, "MedicationRequest.category");
-        assert!(
-            error.message.starts_with("invalid type: map"),
-            "{}",
-            error.message
+        assert_eq!(
+            error.message,
+            "wrong JSON type: found map, expected a sequence"
         );
     }
 

@@ -304,10 +304,11 @@ impl OperationOutcome {
             .any(|i| matches!(i.severity.as_deref(), Some("error" | "fatal")))
     }
 
-    /// Formats the issues as `severity/code: diagnostics` phrases joined by `; `.
+    /// Formats the issues as `severity/code` phrases joined by `; `.
     ///
-    /// Diagnostics are server text; each is cut to 200 characters so that an
-    /// error message stays readable.
+    /// The diagnostics and details text are left out: a server may echo the
+    /// resource or the search that failed, with patient data in it. A
+    /// severity or code outside its FHIR value set is described, not quoted.
     pub fn summary(&self) -> String {
         if self.issue.is_empty() {
             return "OperationOutcome without issues".to_string();
@@ -317,25 +318,57 @@ impl OperationOutcome {
     }
 }
 
-fn issue_phrase(issue: &Issue) -> String {
-    let severity = issue.severity.as_deref().unwrap_or("unknown-severity");
-    let code = issue.code.as_deref().unwrap_or("unknown-code");
-    let text = issue
-        .diagnostics
-        .as_deref()
-        .or_else(|| issue.details.as_ref().and_then(CodeableConcept::label));
-    match text {
-        Some(text) => format!("{severity}/{code}: {}", truncate(text, 200)),
-        None => format!("{severity}/{code}"),
-    }
-}
+/// The FHIR R4 `issue-severity` codes.
+const ISSUE_SEVERITIES: &[&str] = &["fatal", "error", "warning", "information"];
 
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+/// The FHIR R4 `issue-type` codes.
+const ISSUE_TYPES: &[&str] = &[
+    "invalid",
+    "structure",
+    "required",
+    "value",
+    "invariant",
+    "security",
+    "login",
+    "unknown",
+    "expired",
+    "forbidden",
+    "suppressed",
+    "processing",
+    "not-supported",
+    "duplicate",
+    "multiple-matches",
+    "not-found",
+    "deleted",
+    "too-long",
+    "code-invalid",
+    "extension",
+    "too-costly",
+    "business-rule",
+    "conflict",
+    "transient",
+    "lock-error",
+    "no-store",
+    "exception",
+    "timeout",
+    "incomplete",
+    "throttled",
+    "informational",
+];
+
+fn issue_phrase(issue: &Issue) -> String {
+    let pick = |value: Option<&str>, known: &[&str], missing: &'static str| match value {
+        Some(value) if known.contains(&value) => value.to_string(),
+        Some(_) => format!("{missing} outside the value set"),
+        None => missing.to_string(),
+    };
+    let severity = pick(
+        issue.severity.as_deref(),
+        ISSUE_SEVERITIES,
+        "unknown-severity",
+    );
+    let code = pick(issue.code.as_deref(), ISSUE_TYPES, "unknown-code");
+    format!("{severity}/{code}")
 }
 
 /// One `Parameters.parameter`, with the value types notifications use.

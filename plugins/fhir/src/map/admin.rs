@@ -29,6 +29,7 @@ use super::{MapContext, MapError, attribute, priority_of, reject, require_key};
 use crate::fhir::resources::{Appointment, Claim, QuestionnaireResponse, ServiceRequest};
 use crate::fhir::types::{CodeableConcept, non_empty};
 use crate::fhir::{Parsed, Resource};
+use crate::redact;
 use crate::refs::{NPI_SYSTEM, is_npi};
 use crate::time::{first_time, version_of};
 
@@ -61,7 +62,7 @@ pub fn claim(
             return Err(reject(
                 location,
                 "Claim.status",
-                format!("status {other:?} is not a FHIR R4 claim status"),
+                format!("not a FHIR R4 claim status ({})", redact::found(other)),
             ));
         }
     }
@@ -70,7 +71,8 @@ pub fn claim(
             location,
             "Claim.use",
             format!(
-                "use {purpose:?} asks a payer in advance; only use \"claim\" is a submitted claim"
+                "use {} asks a payer in advance; only use \"claim\" is a submitted claim",
+                redact::code(purpose, &["preauthorization", "predetermination"])
             ),
         ));
     }
@@ -157,7 +159,10 @@ pub fn appointment(
             return Err(reject(
                 location,
                 "Appointment.status",
-                format!("status {other:?} is not a FHIR R4 appointment status"),
+                format!(
+                    "not a FHIR R4 appointment status ({})",
+                    redact::found(other)
+                ),
             ));
         }
     }
@@ -226,7 +231,7 @@ pub fn form(
             return Err(reject(
                 location,
                 "QuestionnaireResponse.status",
-                format!("status {other:?} is not a FHIR R4 response status"),
+                format!("not a FHIR R4 response status ({})", redact::found(other)),
             ));
         }
     };
@@ -301,7 +306,10 @@ pub fn referral(
             return Err(reject(
                 location,
                 "ServiceRequest.status",
-                format!("status {other:?} is not a referral status the connector maps"),
+                format!(
+                    "not a referral status the connector maps ({})",
+                    redact::found(other)
+                ),
             ));
         }
     };

@@ -45,6 +45,7 @@ use crate::config::DocStatusDefault;
 use crate::fhir::resources::{Composition, DocumentReference, Encounter};
 use crate::fhir::types::non_empty;
 use crate::fhir::{Parsed, Resource};
+use crate::redact;
 use crate::time::{first_time, parse_time};
 
 /// Milliseconds below the state rank in a visit-note version; 2^42 ms
@@ -378,10 +379,19 @@ fn withdrawn_chart(
         other => Err(reject(
             location,
             "Encounter.status",
-            format!("status {other:?} does not say whether the visit ended"),
+            format!(
+                "the status does not say whether the visit ended ({})",
+                redact::found(other)
+            ),
         )),
     }
 }
+
+/// The HL7 v3 ActEncounterCode values FHIR R4 uses for `Encounter.class`,
+/// which a reject may quote.
+const ENCOUNTER_CLASSES: &[&str] = &[
+    "AMB", "EMER", "FLD", "HH", "IMP", "ACUTE", "NONAC", "OBSENC", "PRENC", "SS", "VR",
+];
 
 fn check_class(
     context: &MapContext<'_>,
@@ -404,7 +414,8 @@ fn check_class(
             location,
             "Encounter.class",
             format!(
-                "class {class:?} is not in encounter_classes ({}), so it opens no chart",
+                "class {} is not in encounter_classes ({}), so it opens no chart",
+                redact::code(class, ENCOUNTER_CLASSES),
                 allowed.join(", ")
             ),
         ))
@@ -471,7 +482,10 @@ fn view_composition(
             return Err(reject(
                 location,
                 "Composition.status",
-                format!("status {other:?} is not a FHIR R4 composition status"),
+                format!(
+                    "not a FHIR R4 composition status ({})",
+                    redact::found(other)
+                ),
             ));
         }
     };
@@ -535,7 +549,10 @@ fn view_document(
             return Err(reject(
                 location,
                 "DocumentReference.docStatus",
-                format!("docStatus {other:?} is not a FHIR R4 composition status"),
+                format!(
+                    "not a FHIR R4 composition status ({})",
+                    redact::found(other)
+                ),
             ));
         }
     };

@@ -33,6 +33,7 @@ use super::{MapContext, MapError, attribute, priority_of, reject, require_key};
 use crate::fhir::resources::MedicationRequest;
 use crate::fhir::types::non_empty;
 use crate::fhir::{Parsed, Resource};
+use crate::redact;
 use crate::time::{first_time, version_of};
 
 const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
@@ -110,6 +111,18 @@ pub fn map(
     Ok(item)
 }
 
+/// The FHIR R4 `medicationrequest-intent` codes, which a reject may quote.
+const INTENTS: &[&str] = &[
+    "proposal",
+    "plan",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+];
+
 fn state_of(location: &str, status: &str, intent: &str) -> Result<EhrState, MapError> {
     match (status, intent) {
         ("draft", "proposal" | "plan" | "order" | "original-order" | "instance-order") => {
@@ -120,7 +133,8 @@ fn state_of(location: &str, status: &str, intent: &str) -> Result<EhrState, MapE
             location,
             "MedicationRequest.intent",
             format!(
-                "a {status} {intent} is already authorized; only drafts, proposals and plans wait for a prescriber"
+                "an {status} request with intent {} is already authorized; only drafts, proposals and plans wait for a prescriber",
+                redact::code(intent, INTENTS)
             ),
         )),
         ("completed", _) => Ok(EhrState::Done),
@@ -128,13 +142,19 @@ fn state_of(location: &str, status: &str, intent: &str) -> Result<EhrState, MapE
         ("draft", _) => Err(reject(
             location,
             "MedicationRequest.intent",
-            format!("intent {intent:?} is not a request a prescriber signs"),
+            format!(
+                "intent {} is not a request a prescriber signs",
+                redact::code(intent, INTENTS)
+            ),
         )),
         ("", _) => Err(reject(location, "MedicationRequest.status", "missing")),
         (other, _) => Err(reject(
             location,
             "MedicationRequest.status",
-            format!("status {other:?} is not a request status the connector maps"),
+            format!(
+                "not a request status the connector maps ({})",
+                redact::found(other)
+            ),
         )),
     }
 }

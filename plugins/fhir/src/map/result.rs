@@ -41,6 +41,7 @@ use crate::fhir::resources::{DiagnosticReport, Observation, ReferenceRange};
 use crate::fhir::types::{Quantity, Reference, non_empty};
 use crate::fhir::{Parsed, Resource};
 use crate::interpretation::max_severity;
+use crate::redact;
 use crate::time::{first_time, version_of};
 
 const LOINC: &str = "http://loinc.org";
@@ -254,7 +255,10 @@ fn report_state(location: &str, field: &str, status: &str) -> Result<(EhrState, 
         other => Err(reject(
             location,
             field,
-            format!("status {other:?} is not a result status the connector maps"),
+            format!(
+                "not a result status the connector maps ({})",
+                redact::found(other)
+            ),
         )),
     }
 }

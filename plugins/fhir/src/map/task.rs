@@ -24,6 +24,7 @@ use super::{MapContext, MapError, attribute, priority_of, reject, require_key};
 use crate::fhir::Parsed;
 use crate::fhir::resources::Task;
 use crate::fhir::types::CodeableConcept;
+use crate::redact;
 use crate::time::{first_time, version_of};
 
 /// Maps one Task.
@@ -49,7 +50,7 @@ pub fn map(
             return Err(reject(
                 location,
                 "Task.status",
-                format!("status {other:?} is not a FHIR R4 task status"),
+                format!("not a FHIR R4 task status ({})", redact::found(other)),
             ));
         }
     };

@@ -160,7 +160,8 @@ pub(crate) fn map_message(message: &Message<'_>, settings: &Settings) -> Result<
             &msh,
             9,
             format!(
-                "message type {code}^{trigger} is not handled by this connector; list it under `ignore` to drop it without a reject"
+                "{} is not handled by this connector; list it under `ignore` to drop it without a reject",
+                describe_type(code, &trigger)
             ),
         ));
     }
@@ -169,7 +170,10 @@ pub(crate) fn map_message(message: &Message<'_>, settings: &Settings) -> Result<
         return Err(Fault::at(
             &msh,
             9,
-            format!("message type {code}^{trigger} is not in this site's `accept` list"),
+            format!(
+                "{} is not in this site's `accept` list",
+                describe_type(code, &trigger)
+            ),
         ));
     }
 
@@ -183,6 +187,32 @@ pub(crate) fn map_message(message: &Message<'_>, settings: &Settings) -> Result<
         "REF" => referral::map(&context, &trigger),
         "SIU" => schedule::map(&context),
         _ => visit::map(&context, &trigger),
+    }
+}
+
+/// Names a message type for a reject or a log line. The result is
+/// `message type ORU^R03` when MSH-9.1 has the form of an HL7 table 0076
+/// code (three upper-case letters) and the trigger that of a table 0003
+/// event (an upper-case letter and two digits). Otherwise it describes the
+/// type without quoting it, because a field shifted by a stray separator
+/// may hold patient data.
+pub(crate) fn describe_type(code: &str, trigger: &str) -> String {
+    let code = code.trim();
+    let trigger = trigger.trim();
+    let code_shaped = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+    let trigger_shaped = matches!(
+        trigger.as_bytes(),
+        [letter, tens, units] if letter.is_ascii_uppercase() && tens.is_ascii_digit() && units.is_ascii_digit()
+    );
+    match (code_shaped, trigger_shaped) {
+        (true, true) => format!("message type {code}^{trigger}"),
+        (true, false) if trigger.is_empty() => {
+            format!("message type {code} without a trigger event")
+        }
+        (true, false) => {
+            format!("message type {code} with a trigger event that is not an HL7 table 0003 code")
+        }
+        (false, _) => "a message type that is not an HL7 table 0076 code".to_string(),
     }
 }
 

@@ -329,13 +329,7 @@ fn observation_flag(obx: &Segment<'_>, settings: &Settings) -> Result<ResultFlag
             (Some(flag), _) => *flag,
             (None, UnmappedFlag::Unknown) => ResultFlag::Unknown,
             (None, UnmappedFlag::Reject) => {
-                return Err(Fault::at(
-                    obx,
-                    8,
-                    format!(
-                        "abnormal flag {code:?} is not in the site's flag table; add it under [flags]"
-                    ),
-                ));
+                return Err(Fault::at(obx, 8, unmapped_flag_message(code)));
             }
         };
         worst = Some(worst.map_or(flag, |w| {
@@ -347,6 +341,29 @@ fn observation_flag(obx: &Segment<'_>, settings: &Settings) -> Result<ResultFlag
         }));
     }
     Ok(worst.unwrap_or_else(missing))
+}
+
+/// Codes of HL7 table 0078 (interpretation codes, v2.5 to v2.9), which a
+/// reject may quote because none of them can be patient data.
+const TABLE_0078: &[&str] = &[
+    "L", "H", "LL", "HH", "<", ">", "N", "A", "AA", "U", "D", "B", "W", "S", "R", "I", "MS", "VS",
+    "LU", "HU", "NEG", "POS", "IND", "DET", "ND", "AC", "RR", "QCF", "TOX", "EX", "EXP", "IE",
+    "NR", "NS", "SDD", "SYN-R", "SYN-S", "HM", "HX", "LX", "CAR", "WR", "E", "NCL", "UNK",
+];
+
+/// Builds the reject message for an OBX-8 code outside the site's flag table. It
+/// quotes the code only when it belongs to HL7 table 0078, and otherwise
+/// gives its length, because a misplaced value may be patient data.
+fn unmapped_flag_message(code: &str) -> String {
+    let described = if TABLE_0078.contains(&code) {
+        format!("abnormal flag {code} (HL7 table 0078)")
+    } else {
+        format!(
+            "an abnormal flag of {} characters outside HL7 table 0078",
+            code.chars().count()
+        )
+    };
+    format!("{described} is not in the site's flag table; add it under [flags]")
 }
 
 /// `result/` followed by the filler order number (OBR-3), else the placer

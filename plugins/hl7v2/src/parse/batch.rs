@@ -6,7 +6,7 @@
 //! its own character set in MSH-18 and every supported character set keeps
 //! ASCII bytes (line breaks, segment ids, separators) as they are.
 
-use super::error::{ParseError, describe_prefix};
+use super::error::{ParseError, describe_first_line, leading_segment_id};
 use super::{MAX_INPUT_BYTES, MAX_MESSAGES, UTF8_BOM};
 
 /// One message's bytes within an input.
@@ -164,11 +164,13 @@ impl<'a> Splitter<'a> {
             }
             _ if self.current.is_some() && !self.after_trailer => {}
             _ if self.current.is_none() && !self.saw_header && !self.after_trailer => {
-                return Err(ParseError::MissingHeader { found: describe_prefix(line.content, 3) });
+                return Err(ParseError::MissingHeader {
+                    found: describe_first_line(line.content),
+                });
             }
             _ => self.envelope.problems.push(EnvelopeProblem {
                 line: line.number,
-                field: describe_prefix(id, 3),
+                field: leading_segment_id(line.content).unwrap_or("line").to_string(),
                 message: "this line is outside any message (after a batch trailer or before the first MSH) and was skipped".to_string(),
             }),
         }
@@ -210,7 +212,10 @@ impl<'a> Splitter<'a> {
             Ok(expected) => format!(
                 "the trailer counts {expected} {what} but the input holds {found}; some may have been lost in transfer"
             ),
-            Err(_) => format!("{value:?} is not a count of {what}"),
+            Err(_) => format!(
+                "not a count of {what}: expected a whole number, found {} characters",
+                value.chars().count()
+            ),
         };
         self.envelope.problems.push(EnvelopeProblem {
             line: line.number,
@@ -296,7 +301,7 @@ mod tests {
         assert_eq!(
             error,
             ParseError::MissingHeader {
-                found: "hel".to_string()
+                found: "a line that is not an HL7 segment".to_string()
             }
         );
     }

@@ -26,6 +26,46 @@ pub enum Charset {
     Utf8,
 }
 
+/// Names of HL7 table 0211 (alternate character sets) that this parser
+/// does not decode. An error may quote them, since they cannot be patient
+/// data.
+const OTHER_TABLE_0211: &[&str] = &[
+    "8859/2",
+    "8859/3",
+    "8859/4",
+    "8859/5",
+    "8859/6",
+    "8859/7",
+    "8859/8",
+    "8859/9",
+    "8859/15",
+    "ISO IR6",
+    "ISO IR14",
+    "ISO IR87",
+    "ISO IR159",
+    "GB 18030-2000",
+    "KS X 1001",
+    "CNS 11643-1992",
+    "BIG-5",
+    "UNICODE UTF-16",
+    "UNICODE UTF-32",
+];
+
+/// Describes an unsupported MSH-18 value for [`ParseError::UnsupportedCharset`],
+/// quoting it only when it is a table 0211 name.
+fn describe_unsupported(name: &str) -> String {
+    match OTHER_TABLE_0211
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(name))
+    {
+        Some(known) => format!("character set {known}"),
+        None => format!(
+            "a character set of {} characters that is not in HL7 table 0211",
+            name.chars().count()
+        ),
+    }
+}
+
 impl Charset {
     /// Reads an MSH-18 value (its first repetition and component, already
     /// split off). Comparison ignores case and surrounding spaces.
@@ -49,7 +89,7 @@ impl Charset {
             .find(|(text, _)| text.eq_ignore_ascii_case(name))
             .map(|(_, charset)| *charset)
             .ok_or_else(|| ParseError::UnsupportedCharset {
-                name: name.to_string(),
+                name: describe_unsupported(name),
             })
     }
 
@@ -194,7 +234,7 @@ mod tests {
         assert_eq!(
             error,
             ParseError::UnsupportedCharset {
-                name: "ISO IR87".to_string()
+                name: "character set ISO IR87".to_string()
             }
         );
     }

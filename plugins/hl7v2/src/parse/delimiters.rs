@@ -142,9 +142,17 @@ fn is_separator(b: u8) -> bool {
     b.is_ascii_punctuation()
 }
 
+/// Names a byte that cannot be a separator. Punctuation is quoted, but a
+/// letter or digit is not, since it is likely the start of a field value.
 fn describe(b: u8) -> String {
-    if b.is_ascii_graphic() {
+    if b.is_ascii_punctuation() {
         format!("the character {:?}", char::from(b))
+    } else if b.is_ascii_alphabetic() {
+        "a letter".to_string()
+    } else if b.is_ascii_digit() {
+        "a digit".to_string()
+    } else if b == b' ' {
+        "a space".to_string()
     } else {
         format!("the byte 0x{b:02X}")
     }

@@ -1,9 +1,10 @@
 //! Why a message could not be parsed.
 //!
 //! Every error names a position (a segment number, a line or a field such as
-//! `MSH-2`) and never quotes field contents, because a field may contain patient
-//! data. The only text an error copies is a segment id of at most a few
-//! characters or a character-set name.
+//! `MSH-2`) and never quotes field contents, because a field may contain
+//! patient data. The only text an error copies is a segment id that passed
+//! the segment-id check, a separator character or a character-set name from
+//! HL7 table 0211.
 
 /// A message, or the input around it, that the parser could not read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -15,11 +16,11 @@ pub enum ParseError {
 
     /// The first segment is not `MSH` (or, for a batch, `FHS` or `BHS`).
     #[error(
-        "the input starts with {found:?} where a message must start with MSH (or a batch with FHS or BHS)"
+        "the input starts with {found} where a message must start with MSH (or a batch with FHS or BHS)"
     )]
     MissingHeader {
-        /// Up to the first three characters of the input, or a note that they
-        /// are not printable.
+        /// Description of the first line: `segment PID` when it starts with a
+        /// segment id, else a phrase that quotes none of its text.
         found: String,
     },
 
@@ -34,10 +35,11 @@ pub enum ParseError {
 
     /// MSH-18 names a character set this parser does not decode.
     #[error(
-        "MSH-18: character set {name:?} is not supported; the sender should use ASCII, 8859/1 or UNICODE UTF-8"
+        "MSH-18: {name} is not supported; the sender should use ASCII, 8859/1 or UNICODE UTF-8"
     )]
     UnsupportedCharset {
-        /// The MSH-18 value as sent.
+        /// `character set BIG-5` for a name from HL7 table 0211, else a
+        /// description that does not quote the value.
         name: String,
     },
 
@@ -55,13 +57,14 @@ pub enum ParseError {
     /// A line looks like a segment but its id is not three upper-case
     /// letters or digits starting with a letter.
     #[error(
-        "segment {segment}: {name:?} is not a segment id; expected three characters, an upper-case letter followed by upper-case letters or digits"
+        "segment {segment}: the {length} characters before the first field separator are not a segment id; expected three characters, an upper-case letter followed by upper-case letters or digits"
     )]
     InvalidSegmentName {
         /// 1-based segment number within the message.
         segment: usize,
-        /// The text before the first field separator (at most 7 characters).
-        name: String,
+        /// The length of the text before the first field separator (at most
+        /// 7 characters), which is not quoted because it may be patient data.
+        length: usize,
     },
 
     /// A segment has more fields than [`super::MAX_FIELDS`].
@@ -132,7 +135,7 @@ impl ParseError {
             ParseError::UnsupportedCharset { .. } | ParseError::InvalidText { .. } => {
                 "MSH-18".to_string()
             }
-            ParseError::InvalidSegmentName { name, .. } => name.clone(),
+            ParseError::InvalidSegmentName { .. } => "segment id".to_string(),
             ParseError::TooManyFields { name, .. }
             | ParseError::SegmentOutsideMessage { name, .. } => name.clone(),
             ParseError::InputTooLarge { .. } | ParseError::TooManyMessages { .. } => {
@@ -142,14 +145,25 @@ impl ParseError {
     }
 }
 
-/// Describes the first characters of `text` for an error message without
-/// copying anything that could be patient data: printable ASCII of at most
-/// `max` characters is quoted, anything else is summarized.
-pub(crate) fn describe_prefix(text: &[u8], max: usize) -> String {
-    let prefix = &text[..text.len().min(max)];
-    if prefix.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-        String::from_utf8_lossy(prefix).into_owned()
+/// Returns the segment id that starts `line`: three characters that pass the
+/// segment-id check (`PID`, `ZPD`) and either end the line or are followed
+/// by punctuation, the field separator. `None` for any other line, whose
+/// text may be patient data and is never quoted.
+pub(crate) fn leading_segment_id(line: &[u8]) -> Option<&str> {
+    let id = line.get(..3)?;
+    let ends_id = line.get(3).is_none_or(u8::is_ascii_punctuation);
+    if ends_id && super::message::is_segment_id(id) {
+        std::str::from_utf8(id).ok()
     } else {
-        format!("{} bytes that are not printable ASCII", prefix.len())
+        None
+    }
+}
+
+/// Describes the first line of an input for [`ParseError::MissingHeader`]:
+/// its segment id when it has one, else only that it is not a segment.
+pub(crate) fn describe_first_line(line: &[u8]) -> String {
+    match leading_segment_id(line) {
+        Some(id) => format!("segment {id}"),
+        None => "a line that is not an HL7 segment".to_string(),
     }
 }

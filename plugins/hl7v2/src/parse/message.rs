@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::charset::Charset;
 use super::delimiters::Delimiters;
-use super::error::{ParseError, describe_prefix};
+use super::error::{ParseError, describe_first_line};
 use super::escape::Codec;
 use super::field::Field;
 use super::{MAX_FIELDS, MAX_MESSAGE_BYTES, MAX_SEGMENTS, MLLP_START};
@@ -224,7 +224,7 @@ fn read_codec(text: &str) -> Result<Codec, ParseError> {
         .ok_or(ParseError::Empty)?;
     if !first.starts_with("MSH") {
         return Err(ParseError::MissingHeader {
-            found: describe_prefix(first.as_bytes(), 3),
+            found: describe_first_line(first.as_bytes()),
         });
     }
     let delimiters = Delimiters::from_header_line(first.as_bytes())?;
@@ -273,17 +273,16 @@ fn split_segments(text: &str, codec: Codec) -> Result<Vec<Segment<'_>>, ParseErr
                 segments.push(Segment::new(&text[start..end], segments.len() + 1, codec));
             }
             LineKind::BadSegmentId(length) => {
-                let name = describe_prefix(line, length);
                 return Err(ParseError::InvalidSegmentName {
                     segment: segments.len() + 1,
-                    name,
+                    length,
                 });
             }
             LineKind::Continuation => match segments.last_mut() {
                 Some(last) => last.text = &text[last_start..end],
                 None => {
                     return Err(ParseError::MissingHeader {
-                        found: describe_prefix(line, 3),
+                        found: describe_first_line(line),
                     });
                 }
             },
@@ -335,7 +334,7 @@ fn classify(line: &[u8], separator: u8) -> LineKind {
 
 /// A segment id: an upper-case letter followed by two upper-case letters or
 /// digits (`PID`, `PV1`, `ZPD`).
-fn is_segment_id(id: &[u8]) -> bool {
+pub(super) fn is_segment_id(id: &[u8]) -> bool {
     matches!(id, [first, rest @ ..] if rest.len() == 2 && first.is_ascii_uppercase() && rest.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
 }
 
@@ -411,7 +410,7 @@ mod tests {
             error,
             ParseError::InvalidSegmentName {
                 segment: 2,
-                name: "pid".to_string()
+                length: 3
             }
         );
     }
@@ -423,7 +422,7 @@ mod tests {
         assert_eq!(
             error,
             ParseError::MissingHeader {
-                found: "PID".to_string()
+                found: "segment PID".to_string()
             }
         );
     }

@@ -5,6 +5,7 @@
 mod documents;
 mod input;
 mod orders;
+mod patient_data;
 mod results;
 mod visits;
 
