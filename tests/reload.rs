@@ -356,3 +356,154 @@ fn rollback_restores_previous_and_sticks() {
             .any(|e| e.action == "plugin.rolled-back" && e.detail.contains("version=0.1.0"))
     );
 }
+
+/// Waits for the next event whose outcome matches `wanted`, skipping others.
+fn wait_for(
+    events: &mut tokio::sync::broadcast::Receiver<ReloadEvent>,
+    what: &str,
+    wanted: impl Fn(&ReloadOutcome) -> bool,
+) -> ReloadEvent {
+    loop {
+        let event = next_change(events);
+        if wanted(&event.outcome) {
+            return event;
+        }
+        assert!(
+            matches!(event.outcome, ReloadOutcome::Rejected { .. }),
+            "expected {what}, got {event:?}"
+        );
+    }
+}
+
+fn is_rejected(outcome: &ReloadOutcome) -> bool {
+    matches!(outcome, ReloadOutcome::Rejected { .. })
+}
+
+fn is_recovered(outcome: &ReloadOutcome) -> bool {
+    *outcome == ReloadOutcome::Recovered
+}
+
+#[test]
+fn restored_config_clears_rejection() {
+    let f = fixture();
+    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let mut events = f.sites.subscribe();
+    let config = f.dir.path().join("sites/northside/routing.toml");
+    let running = std::fs::read_to_string(&config).unwrap();
+
+    std::fs::write(&config, "ma = \"scribe\"\n").unwrap();
+    wait_for(&mut events, "a rejection", is_rejected);
+    let while_broken = f.sites.failures();
+    std::fs::write(&config, running).unwrap();
+    let event = wait_for(&mut events, "the site back in step", is_recovered);
+
+    assert_eq!(event.site, "northside");
+    assert!(while_broken.contains_key("northside"));
+    assert_eq!(f.sites.failures(), BTreeMap::new());
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+    assert!(
+        f.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "site.recovered")
+    );
+}
+
+#[test]
+fn removed_bad_plugin_clears_rejection() {
+    let f = fixture();
+    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let mut events = f.sites.subscribe();
+    let dest = plugins_dir(&f).join("example-policy/0.3.0");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("plugin.toml"), "name = \"example-policy\"\nversion = \"0.3.0\"\nkind = \"policy\"\ninterface = \"0.1.0\"\n").unwrap();
+    std::fs::write(dest.join("plugin.wasm"), b"not a component").unwrap();
+
+    wait_for(&mut events, "a rejection", is_rejected);
+    let while_broken = f.sites.failures();
+    std::fs::remove_dir_all(&dest).unwrap();
+    wait_for(&mut events, "the site back in step", is_recovered);
+
+    assert!(while_broken.contains_key("northside"));
+    assert_eq!(f.sites.failures(), BTreeMap::new());
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+}
+
+#[test]
+fn unchanged_reload_without_failure_stays_unchanged() {
+    let f = fixture();
+
+    let events = f.sites.reload_all();
+
+    assert_eq!(events[0].outcome, ReloadOutcome::Unchanged);
+    assert!(
+        !f.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "site.recovered")
+    );
+}
+
+#[test]
+fn removed_site_that_never_loaded_clears_failure() {
+    let f = fixture();
+    let path = f.dir.path().join("sites/southside.toml");
+    std::fs::write(&path, "schema = 1\nid = \"southside\"\n").unwrap();
+    let first = f.sites.reload_site("southside");
+    std::fs::remove_file(&path).unwrap();
+
+    let events = f.sites.reload_all();
+
+    assert!(is_rejected(&first.outcome), "{first:?}");
+    let southside: Vec<_> = events.iter().filter(|e| e.site == "southside").collect();
+    assert_eq!(southside.len(), 1, "{events:?}");
+    assert_eq!(southside[0].outcome, ReloadOutcome::Removed);
+    assert_eq!(f.sites.failures(), BTreeMap::new());
+}
+
+/// A variable no test environment sets.
+const UNSET_WEBHOOK_VARIABLE: &str = "SWITCHBOARD_RELOAD_TEST_UNSET_WEBHOOK_SECRET";
+
+#[test]
+fn unset_webhook_secret_keeps_old_version() {
+    let f = fixture();
+    let path = f.dir.path().join("sites/northside.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}\n[[connectors]]\nname = \"ehr\"\nplugin = \"fhir-connector\"\nwebhook_secret_env = \"{UNSET_WEBHOOK_VARIABLE}\"\n"),
+    )
+    .unwrap();
+
+    let event = f.sites.reload_site("northside");
+
+    let ReloadOutcome::Rejected { reasons } = &event.outcome else {
+        panic!("expected a rejection, got {event:?}");
+    };
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("connector \"ehr\""), "{reasons:?}");
+    assert!(
+        reasons[0].contains(&format!("{UNSET_WEBHOOK_VARIABLE}, which is unset")),
+        "{reasons:?}"
+    );
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+    assert!(f.sites.failures().contains_key("northside"));
+}
+
+#[test]
+fn unset_webhook_secret_fails_first_load() {
+    let f = fixture();
+    let roster = std::fs::read_to_string(f.dir.path().join("sites/northside.toml")).unwrap();
+    let southside = roster.replace("id = \"northside\"", "id = \"southside\"");
+    std::fs::write(
+        f.dir.path().join("sites/southside.toml"),
+        format!("{southside}\n[[connectors]]\nname = \"ehr\"\nplugin = \"fhir-connector\"\nwebhook_secret_env = \"{UNSET_WEBHOOK_VARIABLE}\"\n"),
+    )
+    .unwrap();
+
+    let event = f.sites.reload_site("southside");
+
+    assert!(is_rejected(&event.outcome), "{event:?}");
+    assert!(f.sites.get("southside").is_none());
+    assert!(f.sites.failures().contains_key("southside"));
+}

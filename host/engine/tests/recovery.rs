@@ -54,6 +54,93 @@ fn ids_continue_after_reopen() {
 }
 
 #[test]
+fn clean_close_needs_no_replay() {
+    let fx = Fixture::new();
+    fx.ingest_routed(vec![refill("rx-1", 1), with_due(refill("rx-2", 1), 30)]);
+    let dir = fx.close();
+
+    let (_engine, store) = reopen(&dir, Arc::new(TableRouter::default()));
+
+    assert_eq!(store.stats().replayed_at_open, 0);
+}
+
+#[test]
+fn clean_close_with_pending_items_needs_no_replay() {
+    let fx = Fixture::new();
+    fx.ingest_routed(vec![refill("rx-1", 1)]);
+    fx.ingest(vec![refill("rx-2", 1), refill("rx-3", 1)]);
+    let dir = fx.close();
+
+    let (engine, store) = reopen(&dir, Arc::new(TableRouter::default()));
+
+    assert_eq!(store.stats().replayed_at_open, 0);
+    assert_eq!(engine.pending(SITE, 10).unwrap().len(), 2);
+}
+
+#[test]
+fn clean_close_after_other_writes_needs_no_replay() {
+    let fx = Fixture::new();
+    fx.ingest(vec![refill("rx-1", 1)]);
+    fx.engine.kv_set(SITE, "table", "k", b"v".to_vec()).unwrap();
+    fx.engine.set_cursor(SITE, CONNECTOR, Some("c-1")).unwrap();
+    let dir = fx.close();
+
+    let (_engine, store) = reopen(&dir, Arc::new(TableRouter::default()));
+
+    assert_eq!(store.stats().replayed_at_open, 0);
+}
+
+/// Copies a closed but still referenced store's files, as a process that
+/// exits without dropping its store leaves them.
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_files(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn close_while_shared_needs_no_replay() {
+    let fx = Fixture::new();
+    fx.ingest_routed(vec![refill("rx-1", 1), with_due(refill("rx-2", 1), 30)]);
+    fx.ingest(vec![refill("rx-3", 1)]);
+    fx.engine.kv_set(SITE, "table", "k", b"v".to_vec()).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+
+    fx.store.close().unwrap();
+    copy_files(&db_path(&fx.dir), copy.path());
+    let reopened = SledStore::open(copy.path()).unwrap();
+
+    assert_eq!(reopened.stats().replayed_at_open, 0);
+    assert!(reopened.verify().unwrap().is_healthy());
+}
+
+#[test]
+fn commit_after_close_is_rejected() {
+    let fx = Fixture::new();
+    fx.store.close().unwrap();
+
+    let error = fx
+        .engine
+        .kv_set(SITE, "table", "k", b"v".to_vec())
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            switchboard_engine::EngineError::Store(StoreError::Closed)
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn unapplied_log_is_replayed_on_open() {
     let fx = Fixture::new();
     let ids = fx.ingest_routed(vec![refill("rx-1", 1), with_due(refill("rx-2", 1), 30)]);

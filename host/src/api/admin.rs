@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use switchboard_engine::ItemId;
 use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::blocking;
-use super::problem::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
+use super::lookup::loaded_site;
+use super::problem::{ApiError, ApiResult, Problem};
 use crate::app::App;
 use crate::config::TokenScope;
 use crate::sites::{SlotKey, SlotKind};
@@ -146,15 +147,25 @@ pub struct AuditView {
 
 /// Paging of audit reads.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Entries to return, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<usize>,
     /// Only actions starting with this text, such as `plugin.`.
     pub action: Option<String>,
 }
 
+/// Default number of audit entries returned.
+const DEFAULT_AUDIT_ENTRIES: usize = 100;
+
+/// Most audit entries one request returns.
+const MAX_AUDIT_ENTRIES: usize = 1000;
+
 /// The site's audit trail, newest first.
-#[utoipa::path(get, path = "/v1/sites/{site}/audit", params(("site" = String, Path), AuditParams), responses((status = 200, body = Vec<AuditView>)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/audit", params(("site" = String, Path), AuditParams),
+    responses((status = 200, body = Vec<AuditView>), (status = 400, body = Problem), (status = 404, description = "unknown site", body = Problem)))]
 pub async fn audit(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -162,7 +173,13 @@ pub async fn audit(
     Query(params): Query<AuditParams>,
 ) -> ApiResult<Json<Vec<AuditView>>> {
     auth.require(&site, TokenScope::Admin)?;
-    let limit = params.limit.unwrap_or(100).min(1000);
+    loaded_site(&app, &site)?;
+    let limit = super::worklists::page_size(
+        "limit",
+        params.limit,
+        DEFAULT_AUDIT_ENTRIES,
+        MAX_AUDIT_ENTRIES,
+    )?;
     blocking(move || {
         let entries = app.engine.audit(
             Some(&site),
@@ -220,13 +237,14 @@ pub fn parse_slot(text: &str) -> ApiResult<SlotKey> {
 
 /// Return a slot to its previous version.
 #[utoipa::path(post, path = "/v1/sites/{site}/plugins/{slot}/rollback", params(("site" = String, Path), ("slot" = String, Path)),
-    responses((status = 200, body = Object), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = Object), (status = 404, description = "unknown site", body = Problem), (status = 409, body = Problem)))]
 pub async fn rollback(
     State(app): State<Arc<App>>,
     auth: Auth,
     Path((site, slot)): Path<(String, String)>,
 ) -> ApiResult<Json<crate::sites::ReloadEvent>> {
     auth.require(&site, TokenScope::Admin)?;
+    loaded_site(&app, &site)?;
     let key = parse_slot(&slot)?;
     let actor = auth.0.actor().to_string();
     blocking(move || {
@@ -239,13 +257,15 @@ pub async fn rollback(
 }
 
 /// Where the shadow policy disagreed with the active one.
-#[utoipa::path(get, path = "/v1/sites/{site}/shadow", params(("site" = String, Path)), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/shadow", params(("site" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, description = "unknown site", body = Problem)))]
 pub async fn shadow_report(
     State(app): State<Arc<App>>,
     auth: Auth,
     Path(site): Path<String>,
 ) -> ApiResult<Json<crate::app::ShadowReport>> {
     auth.require(&site, TokenScope::Admin)?;
+    loaded_site(&app, &site)?;
     Ok(Json(app.shadow.report(&site)))
 }
 
@@ -253,13 +273,14 @@ pub async fn shadow_report(
 /// (`[shadow]` becomes `[routing]`) and reloaded; the previous routing
 /// version stays available for rollback.
 #[utoipa::path(post, path = "/v1/sites/{site}/shadow/promote", params(("site" = String, Path)),
-    responses((status = 200, body = Object), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = Object), (status = 404, description = "unknown site", body = Problem), (status = 409, body = Problem)))]
 pub async fn promote(
     State(app): State<Arc<App>>,
     auth: Auth,
     Path(site): Path<String>,
 ) -> ApiResult<Json<crate::sites::ReloadEvent>> {
     auth.require(&site, TokenScope::Admin)?;
+    loaded_site(&app, &site)?;
     let actor = auth.0.actor().to_string();
     blocking(move || crate::app::promote_shadow(&app, &site, &actor).map_err(ApiError::conflict))
         .await
@@ -288,13 +309,15 @@ pub struct DeadLetterView {
 }
 
 /// Items whose routing failed.
-#[utoipa::path(get, path = "/v1/sites/{site}/dead-letters", params(("site" = String, Path)), responses((status = 200, body = Vec<DeadLetterView>)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/dead-letters", params(("site" = String, Path)),
+    responses((status = 200, body = Vec<DeadLetterView>), (status = 404, description = "unknown site", body = Problem)))]
 pub async fn dead_letters(
     State(app): State<Arc<App>>,
     auth: Auth,
     Path(site): Path<String>,
 ) -> ApiResult<Json<Vec<DeadLetterView>>> {
     auth.require(&site, TokenScope::Admin)?;
+    loaded_site(&app, &site)?;
     blocking(move || {
         let letters = app.engine.dead_letters(Some(&site))?;
         Ok(letters
@@ -325,7 +348,8 @@ pub struct RetryRequest {
 }
 
 /// Route dead letters again.
-#[utoipa::path(post, path = "/v1/sites/{site}/dead-letters/retry", params(("site" = String, Path)), request_body = RetryRequest, responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/v1/sites/{site}/dead-letters/retry", params(("site" = String, Path)), request_body = RetryRequest,
+    responses((status = 200, body = Object), (status = 404, description = "unknown site", body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn retry(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -348,6 +372,8 @@ pub async fn retry(
 
 /// Backlog report query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BacklogParams {
     /// Baseline dates, FIRST..LAST.
     pub baseline: String,
@@ -358,7 +384,8 @@ pub struct BacklogParams {
 }
 
 /// Backlog KPIs over a baseline range and a pilot range, with percent change.
-#[utoipa::path(get, path = "/v1/sites/{site}/backlog", params(("site" = String, Path), BacklogParams), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/backlog", params(("site" = String, Path), BacklogParams),
+    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, description = "unknown site", body = Problem)))]
 pub async fn backlog(
     State(app): State<Arc<App>>,
     auth: Auth,

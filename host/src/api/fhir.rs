@@ -9,17 +9,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_engine::model::AuditEntry;
-use switchboard_engine::worklist::PageCursor;
+use switchboard_engine::worklist::{MAX_PAGE_SIZE, PageCursor};
 use switchboard_engine::{Item, ItemId, WorklistQuery};
 
 use super::auth::Auth;
 use super::blocking;
-use super::problem::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
+use super::lookup::loaded_site;
+use super::problem::{ApiError, ApiResult, Problem};
+use super::worklists::{DEFAULT_PAGE, page_size};
 use crate::app::App;
 use crate::config::TokenScope;
 
@@ -66,8 +68,10 @@ pub fn task(item: &Item) -> Value {
     task
 }
 
-/// Task search parameters.
+/// Task search parameters. Unknown parameters are ignored, as FHIR
+/// servers do for parameters they do not support.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskSearch {
     /// Person id: the Task's owner.
     pub owner: Option<String>,
@@ -76,6 +80,7 @@ pub struct TaskSearch {
     pub performer_type: Option<String>,
     /// Page size (default 50, at most 200).
     #[serde(rename = "_count")]
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub count: Option<usize>,
     /// Paging cursor from a previous `next` link.
     #[serde(rename = "_page")]
@@ -83,7 +88,8 @@ pub struct TaskSearch {
 }
 
 /// Search Tasks by owner or performer type; returns a `searchset` Bundle.
-#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task", params(("site" = String, Path), TaskSearch), responses((status = 200, content_type = "application/fhir+json", body = Object)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task", params(("site" = String, Path), TaskSearch),
+    responses((status = 200, content_type = "application/fhir+json", body = Object), (status = 400, body = Problem), (status = 404, description = "unknown site", body = Problem)))]
 pub async fn search(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -91,6 +97,7 @@ pub async fn search(
     Query(params): Query<TaskSearch>,
 ) -> ApiResult<Json<Value>> {
     auth.require(&site, TokenScope::Staff)?;
+    loaded_site(&app, &site)?;
     let actor = auth.0.actor().to_string();
     let mut query = match (&params.owner, &params.performer_type) {
         (Some(person), _) => WorklistQuery::person(&site, person),
@@ -101,7 +108,7 @@ pub async fn search(
             ));
         }
     };
-    query.limit = params.count.unwrap_or(50);
+    query.limit = page_size("_count", params.count, DEFAULT_PAGE, MAX_PAGE_SIZE)?;
     query.after = params.page.clone().map(PageCursor);
     let base = format!("/v1/sites/{site}/fhir/Task");
     blocking(move || {
@@ -130,7 +137,8 @@ pub async fn search(
 }
 
 /// Read one Task.
-#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task/{id}", params(("site" = String, Path), ("id" = u64, Path)), responses((status = 200, content_type = "application/fhir+json", body = Object)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/fhir/Task/{id}", params(("site" = String, Path), ("id" = u64, Path)),
+    responses((status = 200, content_type = "application/fhir+json", body = Object), (status = 404, body = Problem)))]
 pub async fn read(
     State(app): State<Arc<App>>,
     auth: Auth,

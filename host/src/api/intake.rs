@@ -12,9 +12,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use serde::Serialize;
 use switchboard_engine::{IngestMode, IngestReport};
@@ -22,6 +20,7 @@ use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::blocking;
+use super::extract::{Body, Json, Path};
 use super::problem::{ApiError, ApiResult};
 use crate::app::{App, IntakeError};
 use crate::config::TokenScope;
@@ -59,7 +58,7 @@ pub async fn message(
     auth: Auth,
     Path((site, connector)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Json<IngestReport>> {
     auth.require(&site, TokenScope::Intake)?;
     let content_type = content_type(&headers);
@@ -91,7 +90,7 @@ pub async fn notification(
     Path((site, connector)): Path<(String, String)>,
     headers: HeaderMap,
     auth: Option<Auth>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     if !app.accepting.load(Ordering::SeqCst) {
         return Err(ApiError::unavailable(

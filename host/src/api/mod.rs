@@ -6,9 +6,11 @@
 
 mod admin;
 pub mod auth;
+pub mod extract;
 mod fhir;
 mod health;
 mod intake;
+mod lookup;
 pub mod problem;
 pub mod views;
 mod worklists;
@@ -164,6 +166,115 @@ pub fn router(app: Arc<App>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Outside the timeout, so its 408 becomes problem details too.
+        .layer(axum::middleware::from_fn_with_state(
+            app.config.api.request_timeout_seconds,
+            problem::problem_for_plain_errors,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("the document serializes")
+    }
+
+    /// Returns the `{name}` segments of a route path.
+    fn segments(path: &str) -> BTreeSet<String> {
+        path.split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn parameters<'a>(document: &'a Value, path: &str, method: &str) -> &'a [Value] {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    fn parameter<'a>(document: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+        parameters(document, path, method)
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} declares no parameter {name}"))
+    }
+
+    #[test]
+    fn openapi_path_parameters_match_route() {
+        let document = document();
+
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(paths.len() > 20, "{} paths", paths.len());
+        for (path, operations) in paths {
+            for (method, _) in operations.as_object().expect("operations") {
+                let declared: BTreeSet<String> = parameters(&document, path, method)
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().expect("a name").to_string())
+                    .collect();
+                assert_eq!(declared, segments(path), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn openapi_query_parameters_in_query() {
+        let document = document();
+        let worklist = ["category", "status", "overdue", "after", "limit"];
+        let routes: [(&str, &[&str], &[&str]); 5] = [
+            ("/v1/sites/{site}/worklists/roles/{role}", &worklist, &[]),
+            ("/v1/sites/{site}/worklists/people/{person}", &worklist, &[]),
+            ("/v1/sites/{site}/audit", &["limit", "action"], &[]),
+            (
+                "/v1/sites/{site}/backlog",
+                &["baseline", "pilot", "pod"],
+                &["baseline", "pilot"],
+            ),
+            (
+                "/v1/sites/{site}/fhir/Task",
+                &["owner", "performer-type", "_count", "_page"],
+                &[],
+            ),
+        ];
+
+        for (path, names, required) in routes {
+            for name in names {
+                let declared = parameter(&document, path, "get", name);
+                assert_eq!(declared["in"], "query", "{name} of {path}");
+                let expect_required = required.contains(name);
+                assert_eq!(
+                    declared["required"].as_bool().unwrap_or(false),
+                    expect_required,
+                    "required flag of {name} of {path}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn openapi_page_sizes_have_server_bounds() {
+        let document = document();
+        let cases = [
+            ("/v1/sites/{site}/worklists/roles/{role}", "limit", 200),
+            ("/v1/sites/{site}/worklists/people/{person}", "limit", 200),
+            ("/v1/sites/{site}/fhir/Task", "_count", 200),
+            ("/v1/sites/{site}/audit", "limit", 1000),
+        ];
+
+        for (path, name, maximum) in cases {
+            let schema = &parameter(&document, path, "get", name)["schema"];
+            assert_eq!(schema["minimum"], 1, "{name} of {path}");
+            assert_eq!(schema["maximum"], maximum, "{name} of {path}");
+        }
+    }
 }

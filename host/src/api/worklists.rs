@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use switchboard_engine::model::AuditEntry;
-use switchboard_engine::worklist::PageCursor;
+use switchboard_engine::worklist::{MAX_PAGE_SIZE, PageCursor};
 use switchboard_engine::{ItemId, Reassignment, WorklistQuery};
 use switchboard_sdk::Category;
 use utoipa::IntoParams;
 
 use super::auth::Auth;
 use super::blocking;
-use super::problem::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
+use super::lookup::{loaded_site, require_person, require_role};
+use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{
     CancelRequest, ItemDetail, ItemView, ReassignRequest, WorklistView, item_detail, item_view,
     parse_status,
@@ -23,6 +24,7 @@ use crate::config::TokenScope;
 
 /// Worklist filters and paging.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WorklistParams {
     /// Only this category, such as `refill`.
@@ -31,15 +33,33 @@ pub struct WorklistParams {
     pub status: Option<String>,
     /// Only overdue items.
     #[serde(default)]
+    #[param(required = false, default = false)]
     pub overdue: bool,
     /// Cursor from the previous page's `next`.
     pub after: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<usize>,
 }
 
 /// Default page size: what the console shows at once.
 pub const DEFAULT_PAGE: usize = 50;
+
+/// Checks a page size parameter against `1..=max`.
+///
+/// # Errors
+///
+/// 400 naming the parameter, its value and the range.
+pub fn page_size(name: &str, value: Option<usize>, default: usize, max: usize) -> ApiResult<usize> {
+    let size = value.unwrap_or(default);
+    if (1..=max).contains(&size) {
+        Ok(size)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "query parameter `{name}` is {size}; use 1 to {max}"
+        )))
+    }
+}
 
 fn build_query(mut query: WorklistQuery, params: &WorklistParams) -> ApiResult<WorklistQuery> {
     if let Some(category) = &params.category {
@@ -54,7 +74,7 @@ fn build_query(mut query: WorklistQuery, params: &WorklistParams) -> ApiResult<W
     }
     query.filter.overdue = params.overdue;
     query.after = params.after.clone().map(PageCursor);
-    query.limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    query.limit = page_size("limit", params.limit, DEFAULT_PAGE, MAX_PAGE_SIZE)?;
     Ok(query)
 }
 
@@ -83,13 +103,9 @@ pub fn read_worklist(
     })
 }
 
-fn check_site(app: &App, site: &str) -> ApiResult<()> {
-    app.engine.site(site).map(|_| ()).map_err(ApiError::from)
-}
-
 /// A role pool's worklist.
 #[utoipa::path(get, path = "/v1/sites/{site}/worklists/roles/{role}", params(("site" = String, Path), ("role" = String, Path), WorklistParams),
-    responses((status = 200, body = WorklistView), (status = 403, body = super::problem::Problem)))]
+    responses((status = 200, body = WorklistView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, description = "unknown site or role", body = Problem)))]
 pub async fn role_worklist(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -97,19 +113,18 @@ pub async fn role_worklist(
     Query(params): Query<WorklistParams>,
 ) -> ApiResult<Json<WorklistView>> {
     auth.require(&site, TokenScope::Staff)?;
+    let roster = loaded_site(&app, &site)?;
+    require_role(&roster, &role)?;
     let actor = auth.0.actor().to_string();
     let query = build_query(WorklistQuery::role(&site, &role), &params)?;
-    blocking(move || {
-        check_site(&app, &site)?;
-        read_worklist(&app, &actor, query)
-    })
-    .await
-    .map(Json)
+    blocking(move || read_worklist(&app, &actor, query))
+        .await
+        .map(Json)
 }
 
 /// A person's worklist.
 #[utoipa::path(get, path = "/v1/sites/{site}/worklists/people/{person}", params(("site" = String, Path), ("person" = String, Path), WorklistParams),
-    responses((status = 200, body = WorklistView), (status = 403, body = super::problem::Problem)))]
+    responses((status = 200, body = WorklistView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, description = "unknown site or person", body = Problem)))]
 pub async fn person_worklist(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -117,19 +132,18 @@ pub async fn person_worklist(
     Query(params): Query<WorklistParams>,
 ) -> ApiResult<Json<WorklistView>> {
     auth.require(&site, TokenScope::Staff)?;
+    let roster = loaded_site(&app, &site)?;
+    require_person(&roster, &person)?;
     let actor = auth.0.actor().to_string();
     let query = build_query(WorklistQuery::person(&site, &person), &params)?;
-    blocking(move || {
-        check_site(&app, &site)?;
-        read_worklist(&app, &actor, query)
-    })
-    .await
-    .map(Json)
+    blocking(move || read_worklist(&app, &actor, query))
+        .await
+        .map(Json)
 }
 
 /// One item with its history. The read is recorded in the audit trail.
 #[utoipa::path(get, path = "/v1/sites/{site}/items/{id}", params(("site" = String, Path), ("id" = u64, Path)),
-    responses((status = 200, body = ItemDetail), (status = 404, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemDetail), (status = 404, body = Problem)))]
 pub async fn get_item(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -189,7 +203,7 @@ async fn act(
 
 /// Claim a ready item for the token's person.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/claim", params(("site" = String, Path), ("id" = u64, Path)),
-    responses((status = 200, body = ItemView), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 409, body = Problem)))]
 pub async fn claim(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -200,7 +214,7 @@ pub async fn claim(
 
 /// Start a claimed item.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/start", params(("site" = String, Path), ("id" = u64, Path)),
-    responses((status = 200, body = ItemView), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 409, body = Problem)))]
 pub async fn start(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -211,7 +225,7 @@ pub async fn start(
 
 /// Hand an item back to its role pool.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/hand-back", params(("site" = String, Path), ("id" = u64, Path)),
-    responses((status = 200, body = ItemView), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 409, body = Problem)))]
 pub async fn hand_back(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -222,7 +236,7 @@ pub async fn hand_back(
 
 /// Complete an item.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/complete", params(("site" = String, Path), ("id" = u64, Path)),
-    responses((status = 200, body = ItemView), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 409, body = Problem)))]
 pub async fn complete(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -233,7 +247,7 @@ pub async fn complete(
 
 /// Reassign an item to another role or person, with a reason.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/reassign", params(("site" = String, Path), ("id" = u64, Path)), request_body = ReassignRequest,
-    responses((status = 200, body = ItemView), (status = 422, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 422, body = Problem)))]
 pub async fn reassign(
     State(app): State<Arc<App>>,
     auth: Auth,
@@ -262,7 +276,7 @@ pub async fn reassign(
 
 /// Cancel an item, with a reason.
 #[utoipa::path(post, path = "/v1/sites/{site}/items/{id}/cancel", params(("site" = String, Path), ("id" = u64, Path)), request_body = CancelRequest,
-    responses((status = 200, body = ItemView), (status = 409, body = super::problem::Problem)))]
+    responses((status = 200, body = ItemView), (status = 409, body = Problem)))]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     auth: Auth,

@@ -271,7 +271,9 @@ impl App {
                         }
                     }
                     ReloadOutcome::Removed => app.engine.remove_site(&event.site),
-                    ReloadOutcome::Rejected { .. } | ReloadOutcome::Unchanged => {}
+                    ReloadOutcome::Rejected { .. }
+                    | ReloadOutcome::Unchanged
+                    | ReloadOutcome::Recovered => {}
                 }
             }
         });
@@ -295,8 +297,11 @@ impl App {
             .extend(threads);
     }
 
-    /// Stops intake and background work and waits for work in flight.
-    /// The store flushes on every commit, so nothing acknowledged is lost.
+    /// Stops intake and background work, waits for work in flight, then
+    /// closes the store. The store flushes on every commit, so nothing
+    /// acknowledged is lost; closing also writes the applied log position,
+    /// so the next start replays nothing. Later writes fail with
+    /// `StoreError::Closed`.
     pub fn shutdown(&self) {
         self.accepting.store(false, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
@@ -317,6 +322,16 @@ impl App {
                 continue;
             }
             let _ = thread.join();
+        }
+
+        // NOTE: the store is never dropped while the process runs, because
+        // the engine's router reaches the sites, whose plugin services hold
+        // the engine again. Closing it here is what makes a stop clean.
+        match self.engine.store().close() {
+            Ok(()) => tracing::info!("store closed"),
+            Err(error) => {
+                tracing::error!(%error, "failed to close the store; the next start replays its last log records")
+            }
         }
     }
 

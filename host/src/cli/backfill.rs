@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use switchboard_engine::{IngestMode, IngestOptions};
 
+use super::output::outln;
 use crate::app::{App, AppOptions};
 
 /// Pages read per connector before giving up, so a connector that always
@@ -57,7 +58,7 @@ pub fn run(config: &Path, site: &str, since: &str) -> anyhow::Result<ExitCode> {
             let page = match plugin.backfill(start, cursor.as_deref())? {
                 Ok(page) => page,
                 Err(switchboard_sdk::ConnectorError::Unsupported(message)) => {
-                    println!("{:<12} skipped: {message}", connector.name);
+                    outln!("{:<12} skipped: {message}", connector.name)?;
                     break;
                 }
                 Err(error) => {
@@ -84,10 +85,10 @@ pub fn run(config: &Path, site: &str, since: &str) -> anyhow::Result<ExitCode> {
             items += report.new + report.updated;
             events += report.events;
             if !more {
-                println!(
+                outln!(
                     "{:<12} {pages} pages, {items} items, {events} events stored as history",
                     connector.name
-                );
+                )?;
                 break;
             }
         }

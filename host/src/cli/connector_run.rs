@@ -50,7 +50,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let connector = ConnectorPlugin::new(&runtime, loaded, host, &config)?;
 
     let mut rejected = 0usize;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     let inputs: Vec<Option<&Path>> = if args.inputs.is_empty() {
         vec![None]
     } else {

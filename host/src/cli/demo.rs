@@ -30,6 +30,7 @@ use switchboard_sim::sim::{
     Owner, PhysicianDefault, PracticeConfig, SiteOutput, generate, simulate,
 };
 
+use super::output::outln;
 use super::policy_route::route_item;
 use crate::app::tokens::hash_token;
 use crate::app::{App, AppOptions};
@@ -76,12 +77,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = PracticeConfig::default();
     let generated = generate(&config, args.days, args.seed)?;
     let baseline = simulate(&config, &generated, &mut PhysicianDefault)?;
-    println!(
+    outln!(
         "simulated {} days at {} sites (seed {})",
         args.days,
         baseline.sites.len(),
         args.seed
-    );
+    )?;
 
     write_config(&root, &baseline.sites, args.listen)?;
     let app = App::open(
@@ -109,7 +110,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("feeding site {}", site.id()))?;
         app.engine.route_pending(site.id())?;
         let stored = app.engine.counts(site.id())?;
-        println!(
+        outln!(
             "site {:<10} {:>5} messages ({feed}) -> {} new items, {} pending, {} dead letters, {} inputs not used",
             site.id(),
             counts.messages,
@@ -117,7 +118,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             stored.pending,
             stored.dead_letters,
             counts.rejected
-        );
+        )?;
     }
 
     print_worklists(&app)?;
@@ -131,25 +132,25 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report(&before.metrics(), range, &options),
             report(&after.metrics(), range, &options),
         );
-        println!(
+        outln!(
             "\nsite {}: everything to the clinician (baseline) vs the table policy (pilot), {} to {}",
             before.id(),
             range.start,
             range.end
-        );
-        println!("{}", comparison_table(&comparison));
+        )?;
+        outln!("{}", comparison_table(&comparison))?;
     }
-    println!("report ready in {:.1} s", started.elapsed().as_secs_f64());
+    outln!("report ready in {:.1} s", started.elapsed().as_secs_f64())?;
 
     if args.once {
         app.shutdown();
         return Ok(ExitCode::SUCCESS);
     }
-    println!("configuration folder: {}", root.display());
-    println!(
+    outln!("configuration folder: {}", root.display())?;
+    outln!(
         "admin token: {ADMIN_TOKEN}   staff tokens: demo-<person id>, such as demo-{}",
         first_person(&app)
-    );
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -368,7 +369,7 @@ fn intake(
 }
 
 fn print_worklists(app: &App) -> anyhow::Result<()> {
-    println!("\nopen worklist items by role after routing the simulated days:");
+    outln!("\nopen worklist items by role after routing the simulated days:")?;
     let mut totals: BTreeMap<String, u32> = BTreeMap::new();
     for site in app.sites.ids() {
         let counts = app.engine.counts(&site)?;
@@ -377,7 +378,7 @@ fn print_worklists(app: &App) -> anyhow::Result<()> {
             .iter()
             .map(|(role, c)| format!("{role} {}", c.open()))
             .collect();
-        println!("  {site:<12} {}", line.join(", "));
+        outln!("  {site:<12} {}", line.join(", "))?;
         for (role, c) in &counts.roles {
             *totals.entry(role.clone()).or_default() += c.open();
         }
@@ -386,7 +387,7 @@ fn print_worklists(app: &App) -> anyhow::Result<()> {
         .iter()
         .map(|(role, n)| format!("{role} {n}"))
         .collect();
-    println!("  {:<12} {}", "all sites", line.join(", "));
+    outln!("  {:<12} {}", "all sites", line.join(", "))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod backfill;
 mod bench;
 mod connector_run;
 mod demo;
+mod output;
 mod plugin_check;
 mod policy_route;
 mod progress;
@@ -17,9 +18,11 @@ mod shadow;
 mod simulate;
 mod store;
 mod tls;
+mod token;
 
 pub use connector_run::content_type_for;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -88,6 +91,22 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Backlog KPIs over a baseline range and a pilot range (stop `serve` first).
     Report(report::ReportArgs),
+    /// Make API tokens and the hashes switchboard.toml stores.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `switchboard token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new random token and its SHA-256 for switchboard.toml.
+    New,
+    /// Print the SHA-256 of a token as switchboard.toml expects it.
+    Hash {
+        /// The token. Read from standard input when absent, which keeps it
+        /// out of the shell history and the process list.
+        token: Option<String>,
+    },
 }
 
 /// `switchboard plugin …`
@@ -155,7 +174,9 @@ pub enum ShadowCommand {
     Rollback(shadow::ShadowArgs),
 }
 
-/// Parses the command line, runs it and maps errors to exit status 1.
+/// Parses the command line, runs it and maps errors to exit status 1. When
+/// standard output is a pipe its reader closed, the command stops and the
+/// process exits with status 0 and no message (see [`output`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints a report; its per-input warnings would bury it.
@@ -168,8 +189,15 @@ pub fn main() -> ExitCode {
     };
     init_logging(cli.log_format, default_level);
 
-    match run(cli) {
+    let result = run(cli).and_then(|code| {
+        output::stdout().flush()?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
+        // The reader of a pipe stopped reading (`… | head`): not a failure
+        // of the command, so exit quietly with status 0.
+        Err(_) if output::closed() => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -201,6 +229,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => backfill::run(&config, &site, &since),
         Command::Simulate(args) => simulate::run(args),
         Command::Report(args) => report::run(args),
+        Command::Token(TokenCommand::New) => token::new(),
+        Command::Token(TokenCommand::Hash { token }) => token::hash(token.as_deref()),
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::bench;
+use super::output::outln;
 
 /// Loads the plugin as the host would and prints what it is.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
@@ -12,25 +13,25 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 
     let m = &plugin.manifest;
     let l = &plugin.limits;
-    println!("plugin     {} {}", m.name, m.version);
-    println!("world      {}", m.kind.as_str());
-    println!("interface  switchboard:plugin@{}", plugin.interface);
-    println!("sha256     {}", plugin.sha256);
-    println!(
+    outln!("plugin     {} {}", m.name, m.version)?;
+    outln!("world      {}", m.kind.as_str())?;
+    outln!("interface  switchboard:plugin@{}", plugin.interface)?;
+    outln!("sha256     {}", plugin.sha256)?;
+    outln!(
         "limits     route {} ms, calls {} ms, connector calls {} ms, memory {} MiB, output {} KiB",
         l.route_ms,
         l.call_ms,
         l.poll_ms,
         l.memory_bytes >> 20,
         l.output_bytes >> 10
-    );
+    )?;
     if !m.capabilities.http_hosts.is_empty() {
-        println!("http hosts {}", m.capabilities.http_hosts.join(", "));
+        outln!("http hosts {}", m.capabilities.http_hosts.join(", "))?;
     }
     if !m.capabilities.credentials.is_empty() {
-        println!("credentials {}", m.capabilities.credentials.join(", "));
+        outln!("credentials {}", m.capabilities.credentials.join(", "))?;
     }
-    println!("ok");
+    outln!("ok")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -40,7 +41,7 @@ pub fn install(path: Option<&Path>, bundled: bool, config: &Path) -> anyhow::Res
     let plugins = config.join("plugins");
     if bundled {
         for (name, version) in crate::bundled::install_all(&plugins)? {
-            println!("installed {name} {version}");
+            outln!("installed {name} {version}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -60,12 +61,12 @@ pub fn install(path: Option<&Path>, bundled: bool, config: &Path) -> anyhow::Res
         std::fs::copy(&source, &partial)?;
         std::fs::rename(&partial, dir.join(name))?;
     }
-    println!(
+    outln!(
         "installed {} {} (sha256 {}) in {}",
         plugin.manifest.name,
         plugin.manifest.version,
         plugin.sha256,
         dir.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -103,7 +103,7 @@ pub fn route_lines(
         now,
         load: Vec::new(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     for chunk in good.chunks(BATCH) {
         let items: Vec<RouteItem> = chunk
             .iter()

@@ -10,6 +10,7 @@ use switchboard_engine::SledStore;
 use switchboard_sim::metrics::{Kpi, ReportOptions, RoiInputs, compare, report, roi};
 use switchboard_sim::render::{comparison_csv, comparison_svg, comparison_table, roi_text};
 
+use super::output::outln;
 use super::progress::Progress;
 use crate::app::load_host_config;
 use crate::app::metrics::{metrics_input, parse_range};
@@ -101,11 +102,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     write_files(&args.out, &args.site, &comparison, &mut progress)?;
     progress.finish();
 
-    println!("{}", comparison_table(&comparison));
+    outln!("{}", comparison_table(&comparison))?;
     if let Some(text) = roi_section {
-        println!("{text}");
+        outln!("{text}")?;
     }
-    println!("wrote CSV and SVG charts to {}", args.out.display());
+    outln!("wrote CSV and SVG charts to {}", args.out.display())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use super::output::outln;
+
 /// Where the host is and who asks.
 #[derive(Debug, clap::Args)]
 pub struct ShadowArgs {
@@ -65,30 +67,32 @@ pub fn report(args: &ShadowArgs) -> anyhow::Result<ExitCode> {
     let report = call(args, "GET", "/shadow")?;
     let candidate = &report["candidate"];
     if candidate.is_null() {
-        println!(
+        outln!(
             "site {} has no shadow policy running (add [shadow] to its site file)",
             args.site
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "candidate  {} {} ({})",
         candidate["name"].as_str().unwrap_or("?"),
         candidate["version"].as_str().unwrap_or("?"),
         candidate["sha256"].as_str().unwrap_or("?")
-    );
-    println!(
+    )?;
+    outln!(
         "compared   {} items, {} disagreements, {} failed shadow calls",
-        report["compared"], report["disagreements"], report["shadow_failures"]
-    );
+        report["compared"],
+        report["disagreements"],
+        report["shadow_failures"]
+    )?;
     for (title, key) in [
         ("by active rule", "by_rule"),
         ("by category", "by_category"),
     ] {
-        println!("{title}:");
+        outln!("{title}:")?;
         if let Some(map) = report[key].as_object() {
             for (name, count) in map {
-                println!("  {name:<24} {count}");
+                outln!("  {name:<24} {count}")?;
             }
         }
     }
@@ -98,13 +102,13 @@ pub fn report(args: &ShadowArgs) -> anyhow::Result<ExitCode> {
 /// Promotes the shadow policy.
 pub fn promote(args: &ShadowArgs) -> anyhow::Result<ExitCode> {
     let event = call(args, "POST", "/shadow/promote")?;
-    println!("{}", serde_json::to_string_pretty(&event)?);
+    outln!("{}", serde_json::to_string_pretty(&event)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Rolls the routing policy back.
 pub fn rollback(args: &ShadowArgs) -> anyhow::Result<ExitCode> {
     let event = call(args, "POST", "/plugins/routing/rollback")?;
-    println!("{}", serde_json::to_string_pretty(&event)?);
+    outln!("{}", serde_json::to_string_pretty(&event)?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ use switchboard_sim::metrics::{ReportOptions, compare, report};
 use switchboard_sim::render::{comparison_csv, comparison_table};
 use switchboard_sim::sim::{Owner, PhysicianDefault, PracticeConfig, generate, simulate};
 
+use super::output::outln;
 use super::policy_route::route_item;
 use crate::runtime::{PolicyPlugin, Runtime, RuntimeOptions};
 
@@ -117,13 +118,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             report(&before.metrics(), range, &options),
             report(&after.metrics(), range, &options),
         );
-        println!(
+        outln!(
             "site {}: EHR default (baseline) vs table policy (pilot), {} to {}",
             before.id(),
             range.start,
             range.end
-        );
-        println!("{}", comparison_table(&comparison));
+        )?;
+        outln!("{}", comparison_table(&comparison))?;
         if let Some(out) = &args.out {
             std::fs::create_dir_all(out)?;
             std::fs::write(

@@ -12,12 +12,14 @@
 
 mod catalog;
 mod outcome;
+mod secrets;
 mod watch;
 
 pub use catalog::{Catalog, ResolveError, ResolvedPlugin};
 pub use outcome::{
     Activation, AuditEntry, AuditSink, MemoryAudit, ReloadEvent, ReloadOutcome, SlotKind,
 };
+pub use secrets::{MissingSecret, missing_webhook_secrets};
 pub use watch::{DEBOUNCE, Watcher};
 
 use std::collections::BTreeMap;
@@ -276,10 +278,12 @@ impl Sites {
     }
 
     /// Reloads every site file in the sites folder and drops sites whose
-    /// file is gone.
+    /// file is gone, including sites that never loaded and have only a
+    /// recorded failure.
     pub fn reload_all(&self) -> Vec<ReloadEvent> {
         let mut ids: Vec<String> = site_ids(&self.services.layout.sites);
-        for id in self.ids() {
+        let known = self.ids().into_iter().chain(self.failures().into_keys());
+        for id in known {
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -296,27 +300,38 @@ impl Sites {
     }
 
     fn finish(&self, id: &str, outcome: ReloadOutcome) -> ReloadEvent {
+        let outcome = self.record_failure(id, outcome);
         let event = ReloadEvent {
             site: id.to_string(),
             at: self.services.clock.now(),
             outcome,
         };
+
         self.log_and_audit(&event);
-        {
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            match &event.outcome {
-                ReloadOutcome::Rejected { reasons } => {
-                    failures.insert(id.to_string(), reasons.clone());
-                }
-                ReloadOutcome::Unchanged => {}
-                _ => {
-                    failures.remove(id);
-                }
-            }
-        }
+
         // No subscriber is fine: nobody is waiting.
         let _ = self.events.send(event.clone());
         event
+    }
+
+    /// Records a rejection as the site's failure, or clears the failure,
+    /// and returns the outcome to report. A reload that finds the sources
+    /// equal to the running version after a rejection turns into
+    /// [`ReloadOutcome::Recovered`], because health must stop reporting a
+    /// rejection that no longer describes the files.
+    fn record_failure(&self, id: &str, outcome: ReloadOutcome) -> ReloadOutcome {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            ReloadOutcome::Rejected { reasons } => {
+                failures.insert(id.to_string(), reasons.clone());
+                ReloadOutcome::Rejected { reasons }
+            }
+            ReloadOutcome::Unchanged if failures.remove(id).is_some() => ReloadOutcome::Recovered,
+            other => {
+                failures.remove(id);
+                other
+            }
+        }
     }
 
     fn log_and_audit(&self, event: &ReloadEvent) {
@@ -358,6 +373,16 @@ impl Sites {
                 tracing::info!(site, "site file removed; site stopped");
                 audit("site.removed", String::new());
             }
+            ReloadOutcome::Recovered => {
+                tracing::info!(
+                    site,
+                    "site files match the running version again; the earlier rejection is cleared"
+                );
+                audit(
+                    "site.recovered",
+                    "sources match the running version; earlier rejection cleared".to_string(),
+                );
+            }
             ReloadOutcome::Unchanged => tracing::debug!(site, "reload found no change"),
         }
     }
@@ -382,6 +407,12 @@ impl Sites {
             Ok(parsed) => parsed,
             Err(error) => return rejected(error.to_string()),
         };
+        let missing = secrets::missing_webhook_secrets(&config, |name| std::env::var_os(name));
+        if !missing.is_empty() {
+            return ReloadOutcome::Rejected {
+                reasons: missing.iter().map(ToString::to_string).collect(),
+            };
+        }
         let file_sha256 = sha256_hex(text.as_bytes());
 
         let handle = self.get(id);
@@ -598,7 +629,18 @@ impl Sites {
 
     fn remove(&self, id: &str) -> ReloadOutcome {
         if self.get(id).is_none() {
-            return ReloadOutcome::Unchanged;
+            // A site whose first load failed has no state to stop, but its
+            // recorded failure goes with its file.
+            let failed = self
+                .failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(id);
+            return if failed {
+                ReloadOutcome::Removed
+            } else {
+                ReloadOutcome::Unchanged
+            };
         }
         self.sites.rcu(|sites| {
             let mut sites = (**sites).clone();

@@ -76,6 +76,10 @@ pub enum ReloadOutcome {
     },
     /// The site file was removed; the site stopped.
     Removed,
+    /// The sources match the running version again after a rejected
+    /// reload, such as a broken file written back to its running content.
+    /// Nothing was swapped; the site's recorded failure is cleared.
+    Recovered,
 }
 
 /// A reload outcome for one site, as broadcast to subscribers.

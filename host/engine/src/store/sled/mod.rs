@@ -134,6 +134,7 @@ pub(crate) struct Shared {
     commits: AtomicU64,
     flushes: AtomicU64,
     conflicts: AtomicU64,
+    replayed_at_open: AtomicU64,
 }
 
 impl Shared {
@@ -306,8 +307,10 @@ impl SledStore {
             commits: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
+            replayed_at_open: AtomicU64::new(0),
         };
         let replayed = recovery::replay_unapplied(&shared)?;
+        shared.replayed_at_open.store(replayed, Ordering::Relaxed);
         recovery::load_positions(&shared)?;
         recovery::load_counters(&shared)?;
         info!(path = %path.display(), replayed, "store opened");
@@ -331,6 +334,15 @@ impl SledStore {
                 file: path.join("db"),
             },
         })
+    }
+
+    /// Returns whether `path` contains a store, without opening or
+    /// creating anything. [`SledStore::open`] creates a store in an empty
+    /// or missing folder, so offline tools call this first to reject a
+    /// mistyped path. A folder of another sled database also counts; open
+    /// then reports [`StoreError::NotADatabase`].
+    pub fn exists(path: impl AsRef<Path>) -> bool {
+        open::holds_store(path.as_ref())
     }
 
     /// Returns the data directory.
@@ -382,6 +394,7 @@ impl SledStore {
             commits: self.shared.commits.load(Ordering::Relaxed),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
             conflicts: self.shared.conflicts.load(Ordering::Relaxed),
+            replayed_at_open: self.shared.replayed_at_open.load(Ordering::Relaxed),
         }
     }
 
@@ -390,10 +403,15 @@ impl SledStore {
     }
 }
 
-impl Drop for SledStore {
-    fn drop(&mut self) {
+impl SledStore {
+    /// Stops the committer, which finishes the queued commits and then
+    /// projects the deferred items and records the applied position, and
+    /// flushes that last write. Without the flush the applied position
+    /// written after the last commit's flush stays in memory only.
+    fn close_inner(&self) -> Result<(), StoreError> {
         let sender = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(sender);
+
         let handle = self
             .committer
             .lock()
@@ -404,8 +422,15 @@ impl Drop for SledStore {
         {
             tracing::error!("store committer thread panicked");
         }
-        if let Err(e) = self.shared.db.flush() {
-            tracing::error!(error = %e, "final flush of the store failed; the log replays on the next open");
+
+        self.shared.flush()
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Err(error) = self.close_inner() {
+            tracing::error!(%error, "final flush of the store failed; the log replays on the next open");
         }
     }
 }

@@ -74,6 +74,12 @@ pub(super) fn open_db(path: &Path, options: &SledOptions) -> Result<sled::Db, St
     }
 }
 
+/// Returns whether `path` is a folder holding a store: the marker file, or
+/// sled's files of a store created before the marker existed.
+pub(super) fn holds_store(path: &Path) -> bool {
+    path.join(MARKER).is_file() || SLED_FILES.iter().all(|f| path.join(f).is_file())
+}
+
 /// Rejects a path that is a file or a folder without sled's files.
 fn check_folder(path: &Path) -> Result<(), StoreError> {
     let entries = match fs::read_dir(path) {

@@ -491,6 +491,10 @@ impl Store for SledStore {
     fn stats(&self) -> StoreStats {
         self.stats_inner()
     }
+
+    fn close(&self) -> Result<(), StoreError> {
+        self.close_inner()
+    }
 }
 
 #[cfg(test)]
