@@ -57,6 +57,7 @@ impl ConnectorPlugin {
             stats: CallStats::default(),
         };
         let live = plugin.instantiate()?;
+        plugin.loaded.start_optimizing();
         *plugin
             .live
             .lock()

@@ -15,7 +15,7 @@
 //! finishes; see [`LoadedPlugin::upgraded_pre`].
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
@@ -60,7 +60,13 @@ pub struct LoadedPlugin {
     /// background compile has finished; `None` when `pre` is already the
     /// Cranelift form.
     optimized: Option<Arc<OnceLock<Pre>>>,
+    /// Starts the Cranelift compile; taken by the first
+    /// [`LoadedPlugin::start_optimizing`].
+    pending: Arc<Mutex<Option<PendingCompile>>>,
 }
+
+/// A Cranelift compile waiting to start.
+type PendingCompile = Box<dyn FnOnce() + Send>;
 
 impl LoadedPlugin {
     /// Returns the form to instantiate now and whether it is the Winch
@@ -77,6 +83,22 @@ impl LoadedPlugin {
     /// ready yet.
     pub fn is_quick(&self) -> bool {
         self.upgraded_pre().1
+    }
+
+    /// Starts the background Cranelift compile of a Winch-compiled plugin,
+    /// once; does nothing for a plugin compiled with Cranelift. Instances
+    /// call it after `configure` has passed, so a candidate that fails its
+    /// checks costs no Cranelift compile, and the compile does not compete
+    /// with the checks for the cores.
+    pub(super) fn start_optimizing(&self) {
+        let start = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(start) = start {
+            start();
+        }
     }
 
     /// True when an instance made from the Winch form should be replaced.
@@ -146,7 +168,14 @@ impl Runtime {
 
         let cell = Arc::new(OnceLock::new());
         loaded.optimized = Some(cell.clone());
-        self.compile_in_background(bytes.to_vec(), manifest, sha256, cell);
+        let runtime = self.clone();
+        let bytes = bytes.to_vec();
+        *loaded
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Box::new(move || {
+            runtime.compile_in_background(bytes, manifest, sha256, cell)
+        }));
         Ok(loaded)
     }
 
@@ -194,8 +223,8 @@ impl Runtime {
         Ok(loaded)
     }
 
-    /// Starts the Cranelift compile of a component already running as
-    /// Winch code, and publishes the result in `cell`.
+    /// Compiles a component already running as Winch code with Cranelift
+    /// on a new thread, and publishes the result in `cell`.
     fn compile_in_background(
         &self,
         bytes: Vec<u8>,
@@ -266,6 +295,7 @@ impl Runtime {
             pre,
             from_cache: false,
             optimized: None,
+            pending: Arc::default(),
         })
     }
 

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Strategy};
+use wasmtime::{Config, Engine, OptLevel, Strategy};
 
 use crate::config::Limits;
 use state::PluginState;
@@ -90,6 +90,14 @@ impl Tier {
             .epoch_interruption(true)
             .max_wasm_stack(MAX_WASM_STACK_BYTES)
             .parallel_compilation(true);
+        if matches!(strategy, Strategy::Winch) {
+            // The quick tier exists to compile fast: the trampolines it
+            // still builds with Cranelift skip optimization, and no address
+            // map is kept (it only improves trap backtraces).
+            config
+                .cranelift_opt_level(OptLevel::None)
+                .generate_address_map(false);
+        }
         let engine = Engine::new(&config)?;
 
         let mut policy_linker = Linker::new(&engine);

@@ -60,6 +60,7 @@ impl PolicyPlugin {
             stats: CallStats::default(),
         };
         let live = plugin.instantiate()?;
+        plugin.loaded.start_optimizing();
         *plugin
             .live
             .lock()
