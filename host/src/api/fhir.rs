@@ -6,6 +6,12 @@
 //! priority; `restriction.period.end` the due time; `focus` and
 //! `identifier` point at the EHR's own resource; `reasonCode.text` says why
 //! the item was routed there.
+//!
+//! `focus`, `for` and `encounter` carry the EHR's ids. An id of the form
+//! `Type/id`, as the FHIR connector stores them, becomes a literal
+//! reference. Any other id, such as an HL7 v2 `AUTHORITY|id`, becomes a
+//! logical reference by identifier, because FHIR allows a literal reference
+//! only to a resource URL.
 
 use std::sync::Arc;
 
@@ -46,14 +52,12 @@ pub fn task(item: &Item) -> Value {
         "description": item.title,
         "authoredOn": item.created.to_string(),
     });
-    if item.source.external_id.contains('/') {
-        task["focus"] = json!({ "reference": item.source.external_id });
-    }
+    task["focus"] = reference(&item.source.external_id);
     if let Some(patient) = &item.patient {
-        task["for"] = json!({ "reference": patient });
+        task["for"] = reference(patient);
     }
     if let Some(encounter) = &item.encounter {
-        task["encounter"] = json!({ "reference": encounter });
+        task["encounter"] = reference(encounter);
     }
     if let Some(due) = item.effective_due() {
         task["restriction"] = json!({ "period": { "end": due.to_string() } });
@@ -66,6 +70,36 @@ pub fn task(item: &Item) -> Value {
         }
     }
     task
+}
+
+/// Builds a FHIR `Reference` to an EHR id: literal for `Type/id`, otherwise by
+/// identifier, with the part before a `|` as the assigner's name.
+fn reference(id: &str) -> Value {
+    if is_relative_reference(id) {
+        return json!({ "reference": id });
+    }
+    match id.split_once('|') {
+        Some((assigner, value)) if !assigner.is_empty() && !value.is_empty() => {
+            json!({ "identifier": { "value": value, "assigner": { "display": assigner } } })
+        }
+        _ => json!({ "identifier": { "value": id } }),
+    }
+}
+
+/// Returns true for `Type/id`: a resource type (a capital letter, then letters)
+/// and an id of 1 to 64 letters, digits, `-` or `.`, as FHIR R4 defines
+/// them.
+fn is_relative_reference(text: &str) -> bool {
+    let Some((kind, id)) = text.split_once('/') else {
+        return false;
+    };
+    let kind_ok = kind.starts_with(|c: char| c.is_ascii_uppercase())
+        && kind.chars().all(|c| c.is_ascii_alphabetic());
+    let id_ok = (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    kind_ok && id_ok
 }
 
 /// Task search parameters. Unknown parameters are ignored, as FHIR
@@ -160,4 +194,45 @@ pub async fn read(
     })
     .await
     .map(Json)
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    #[test]
+    fn fhir_id_is_literal_reference() {
+        assert_eq!(
+            reference("Patient/pat-1.2"),
+            json!({ "reference": "Patient/pat-1.2" })
+        );
+    }
+
+    #[test]
+    fn authority_id_is_identifier() {
+        assert_eq!(
+            reference("SIM|sim-northside-331"),
+            json!({ "identifier": { "value": "sim-northside-331", "assigner": { "display": "SIM" } } })
+        );
+    }
+
+    #[test]
+    fn hl7_result_id_is_identifier() {
+        assert_eq!(
+            reference("result/LAB|F-1001"),
+            json!({ "identifier": { "value": "F-1001", "assigner": { "display": "result/LAB" } } })
+        );
+    }
+
+    #[test]
+    fn plain_id_is_identifier() {
+        assert_eq!(
+            reference("12345"),
+            json!({ "identifier": { "value": "12345" } })
+        );
+        assert_eq!(
+            reference("Patient/a b"),
+            json!({ "identifier": { "value": "Patient/a b" } })
+        );
+    }
 }
