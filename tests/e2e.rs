@@ -137,8 +137,27 @@ fn routed(folder: &HostFolder, role: &str, external_id: &str) -> Option<Value> {
         .cloned()
 }
 
+/// Connects to the MLLP listener, which starts once the site has loaded,
+/// after the API already answers: a refused connection is retried until
+/// the deadline.
+fn mllp_connect(port: u16) -> TcpStream {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ConnectionRefused
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => panic!("MLLP connect to port {port}: {error}"),
+        }
+    }
+}
+
 fn mllp_send(port: u16, message: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("MLLP connect");
+    let mut stream = mllp_connect(port);
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
