@@ -137,9 +137,9 @@ fn routed(folder: &HostFolder, role: &str, external_id: &str) -> Option<Value> {
         .cloned()
 }
 
-/// Connects to the MLLP listener, which starts once the site has loaded,
-/// after the API already answers: a refused connection is retried until
-/// the deadline.
+/// Connects to the MLLP listener. The listener starts once the site has
+/// loaded, after the API already responds, so a refused connection is
+/// retried until the deadline.
 fn mllp_connect(port: u16) -> TcpStream {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -158,15 +158,22 @@ fn mllp_connect(port: u16) -> TcpStream {
 
 fn mllp_send(port: u16, message: &str) -> String {
     let mut stream = mllp_connect(port);
+    mllp_exchange(&mut stream, message)
+}
+
+/// Sends one framed message on `stream` and returns the acknowledgement,
+/// or an empty string when the host closes the connection first.
+fn mllp_exchange(stream: &mut TcpStream, message: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    stream.write_all(&[0x0b]).unwrap();
-    stream.write_all(message.as_bytes()).unwrap();
-    stream.write_all(&[0x1c, 0x0d]).unwrap();
+    let frame = [&[0x0b][..], message.as_bytes(), &[0x1c, 0x0d]].concat();
+    if stream.write_all(&frame).is_err() {
+        return String::new();
+    }
     let mut ack = Vec::new();
     let mut byte = [0u8; 1];
-    while stream.read(&mut byte).unwrap() == 1 {
+    while let Ok(1) = stream.read(&mut byte) {
         if byte[0] == 0x1c {
             break;
         }
@@ -331,6 +338,45 @@ fn host_routes_every_intake_path_and_survives_restart() {
             "an API error contains patient data {secret:?}"
         );
     }
+}
+
+/// A listener serves at most `MLLP_MAX_CONNECTIONS` connections: one more is
+/// closed at once, and a slot freed by a sender is usable again.
+#[test]
+fn mllp_listener_caps_connections() {
+    let mllp_port = free_port();
+    let folder = folder(mllp_port);
+    let _server = ServerProcess::start(binary(), &folder);
+    let mut open_connections: Vec<TcpStream> = vec![mllp_connect(mllp_port)];
+    let first_ack = mllp_exchange(&mut open_connections[0], &oru("CAP-0", "2000", "N"));
+    open_connections
+        .extend((1..switchboard::app::MLLP_MAX_CONNECTIONS).map(|_| mllp_connect(mllp_port)));
+
+    let mut extra = mllp_connect(mllp_port);
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    // Closed by the host: end of stream or a reset. A read that times out
+    // means the host kept the connection open, over the cap.
+    let closed = match extra.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(error) => !matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    open_connections.pop();
+    let freed_ack = wait_for("a freed connection slot", || {
+        let mut stream = mllp_connect(mllp_port);
+        let ack = mllp_exchange(&mut stream, &oru("CAP-1", "2001", "N"));
+        ack.contains("MSA|AA|CAP-1").then_some(ack)
+    });
+
+    assert!(first_ack.contains("MSA|AA|CAP-0"), "{first_ack}");
+    assert!(closed, "the connection over the cap was served");
+    assert!(freed_ack.contains("MSA|AA|CAP-1"), "{freed_ack}");
 }
 
 fn activations(folder: &HostFolder) -> usize {

@@ -23,6 +23,7 @@ pub mod tokens;
 
 pub use dispatch::Dispatcher;
 pub use intake::{IntakeError, IntakeReport};
+pub use mllp::MAX_CONNECTIONS as MLLP_MAX_CONNECTIONS;
 pub use promote::promote_shadow;
 pub use router::{PluginRouter, ShadowLog, ShadowReport};
 pub use tokens::{Principal, Tokens};
