@@ -198,9 +198,9 @@ fn example_policy_cases_pass_in_wasm() {
     assert_eq!(file.cases.len(), 6);
 }
 
-/// With quick compilation, a new component first runs as Winch code; once
-/// the background Cranelift compile lands in the cache, the next call
-/// replaces the instance. The case file passes before and after.
+/// With quick compilation, a new component first runs as Winch code. Once
+/// the background Cranelift compile is in the cache, the next call replaces
+/// the instance. The case file passes before and after.
 #[test]
 fn quick_compile_upgrades_to_cranelift() {
     let cache = tempfile::tempdir().unwrap();

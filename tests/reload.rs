@@ -357,20 +357,20 @@ fn rollback_restores_previous_and_sticks() {
     );
 }
 
-/// Waits for the next event whose outcome matches `wanted`, skipping others.
+/// Waits for the next event whose outcome `matches` accepts, skipping others.
 fn wait_for(
     events: &mut tokio::sync::broadcast::Receiver<ReloadEvent>,
-    what: &str,
-    wanted: impl Fn(&ReloadOutcome) -> bool,
+    description: &str,
+    matches: impl Fn(&ReloadOutcome) -> bool,
 ) -> ReloadEvent {
     loop {
         let event = next_change(events);
-        if wanted(&event.outcome) {
+        if matches(&event.outcome) {
             return event;
         }
         assert!(
             matches!(event.outcome, ReloadOutcome::Rejected { .. }),
-            "expected {what}, got {event:?}"
+            "expected {description}, got {event:?}"
         );
     }
 }

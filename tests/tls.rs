@@ -417,7 +417,7 @@ fn mllp_over_tls_requires_sender_certificate() {
     let (ca_pem, sender) = sender_pki();
     let (_, stranger) = sender_pki();
     let mllp_port = free_port();
-    let refused_port = free_port();
+    let rejected_port = free_port();
     let broken_port = free_port();
     let northside = format!(
         "
@@ -447,7 +447,7 @@ mllp_tls_key = \"northside/tls/mllp-key.pem\"
 [[connectors]]
 name = \"lab\"
 plugin = \"hl7v2-connector\"
-mllp_listen = \"192.0.2.10:{refused_port}\"
+mllp_listen = \"192.0.2.10:{rejected_port}\"
 "
     );
     let folder = HostFolder::new(
@@ -532,7 +532,7 @@ mllp_listen = \"192.0.2.10:{refused_port}\"
     let errors = southside["errors"].to_string();
     assert!(errors.contains("connectors[0].mllp_listen"), "{errors}");
     assert!(
-        errors.contains(&format!("192.0.2.10:{refused_port}")),
+        errors.contains(&format!("192.0.2.10:{rejected_port}")),
         "{errors}"
     );
     assert!(errors.contains("connectors[0].mllp_tls_cert"), "{errors}");

@@ -24,7 +24,7 @@
 //!   exponential backoff, seeded jitter and `Retry-After`, never past the
 //!   call's deadline. A `Retry-After` also delays the site's later calls
 //!   to that origin until its time, so a call that gave up early is not
-//!   followed by one that asks again too soon.
+//!   followed by another request too soon.
 //! - **Size limit.** Bodies over the limit are refused without reading
 //!   further.
 //!

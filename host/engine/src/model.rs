@@ -494,8 +494,8 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// A nudge that was sent, kept so each level goes out at most once to each
-/// recipient (a person, or a role pool when `person` is `None`).
+/// A nudge that was sent. The store keys it by item, level and recipient (a
+/// person, or a role pool when `person` is `None`) and rejects a repeat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NudgeRecord {
     /// The item.

@@ -272,7 +272,7 @@ fn serve_frames(
     while let Some(frame) = read_frame(&mut reader, stop, LIMITS)? {
         let (ack, too_large) = match frame {
             Frame::Message(message) => (handle_message(app, site, connector, &message), false),
-            Frame::TooLarge(prefix) => (refuse_too_large(app, site, connector, &prefix), true),
+            Frame::TooLarge(prefix) => (reject_too_large(app, site, connector, &prefix), true),
         };
         let writer = reader.get_mut();
         writer.write_all(&[START])?;
@@ -290,7 +290,7 @@ fn serve_frames(
 
 /// Builds the `AR` for a frame over the size limit, from the header at its
 /// start, and logs it.
-fn refuse_too_large(app: &App, site: &str, connector: &str, prefix: &[u8]) -> String {
+fn reject_too_large(app: &App, site: &str, connector: &str, prefix: &[u8]) -> String {
     let prefix = prefix.strip_prefix(b"\r").unwrap_or(prefix);
     let header = MessageHeader::parse(prefix);
     app.stats.warnings.fetch_add(1, Ordering::Relaxed);

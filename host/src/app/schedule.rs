@@ -1,7 +1,7 @@
 //! Time-driven work, once per [`TICK`] for every site:
 //!
 //! - the critical-result fallback (module `critical`): a critical result that
-//!   failed routing, or that nobody claimed by its due time, is reassigned
+//!   failed routing, or that stayed unclaimed past its due time, is reassigned
 //!   to the site's `fallback_owner` and raises an alert, so it never waits
 //!   silently;
 //! - nudges: the site's nudge policy sees its open charts and items near or
@@ -190,14 +190,13 @@ fn send_nudges(app: &App, state: &SiteState, now: Timestamp) -> Result<(), Strin
         });
     }
 
-    // Each recipient gets each level of an item at most once, so an
-    // escalation to a role held by two medical directors reaches both, as
-    // the policy asked, and each can be paged on their own. The other
-    // choice, one escalation to the role's pool, would leave the webhook
-    // receiver to expand the role and lose who was told. `sent` above lists
-    // a level once anyone received it, so a holder who was off duty when
-    // the escalation went out is not sent it later: the colleagues on duty
-    // were.
+    // The store accepts each level of an item once per recipient, so an
+    // escalation to a role with two medical directors reaches both, as the
+    // policy requested, and each can be paged separately. One escalation to
+    // the role's pool instead would leave the webhook receiver to expand
+    // the role and lose who was told. `sent` above lists a level once any
+    // recipient got it, so a director who was off duty when the escalation
+    // went out does not get it later, because the colleagues on duty did.
     let nudges = policy.nudges(&open, now).map_err(|e| e.to_string())?;
     for nudge in nudges {
         let record = NudgeRecord {

@@ -11,8 +11,8 @@
 //! Winch, checked and returned. Winch compiled the table policy in 0.2 s
 //! against Cranelift's 1.1 s, for slower code. Once an instance has
 //! configured, a background thread compiles the bytes with Cranelift into
-//! the cache, and each instance moves to that code at its next call; see
-//! [`LoadedPlugin::upgraded_pre`].
+//! the cache. Each instance then moves to that code at its next call (see
+//! [`LoadedPlugin::upgraded_pre`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -8,7 +8,8 @@
 
 use crate::refs;
 
-/// `found N characters`: all a message says about a value it cannot quote.
+/// Describes a value that a message must not quote by its length only:
+/// `found N characters`.
 pub fn found(value: &str) -> String {
     format!("found {} characters", value.chars().count())
 }
@@ -65,8 +66,8 @@ pub fn json_error(error: &serde_json::Error) -> String {
     }
 }
 
-/// The kind of value in the `invalid type: …` text of serde: `string`,
-/// `integer`, `map`, without the quoted value that follows the kind.
+/// Returns the kind of value in serde's `invalid type: …` text (`string`,
+/// `integer`, `map`), without the quoted value that follows the kind.
 fn value_kind(rest: &str) -> &str {
     let end = rest.find(['"', '`', ',']).unwrap_or(rest.len());
     let kind = rest[..end].trim();

@@ -146,9 +146,9 @@ impl Engine {
     }
 
     /// Records that a nudge was sent. Returns `false`, storing nothing, when
-    /// this level of the item was already sent to the same recipient: each
-    /// recipient (a person, or a role pool) gets each level at most once,
-    /// and several holders of an escalation role each get their own.
+    /// this level of the item was already sent to the same recipient. The
+    /// store's key includes the recipient (a person, or a role pool), so
+    /// several people with an escalation role each get their own.
     ///
     /// # Errors
     ///

@@ -1,5 +1,5 @@
 //! The critical-result fallback: a critical result whose routing failed,
-//! or that nobody claimed by its due time, goes to the site's
+//! or that stayed unclaimed past its due time, goes to the site's
 //! `fallback_owner` and raises an alert, so it never waits silently.
 //!
 //! The alert is an error log line starting with `ALERT`, the

@@ -44,7 +44,7 @@ const POST_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum AlertCause {
     /// The routing policy failed for it, so it became a dead letter.
     RoutingFailed,
-    /// It sat in a pool, claimed by nobody, past its due time.
+    /// It stayed unclaimed in a pool past its due time.
     Unclaimed,
 }
 
@@ -98,8 +98,8 @@ struct Delivery {
     stats: Arc<Stats>,
 }
 
-/// Queues `body` for `url`. Never blocks: when the queue is full or the
-/// worker could not start, the post is dropped with a warning.
+/// Queues `body` for `url` without blocking (`try_send`). When the queue is
+/// full or the worker could not start, the post is dropped with a warning.
 pub fn send(stats: &Arc<Stats>, url: &str, site: &str, item: u64, body: Value) {
     let delivery = Delivery {
         url: url.to_string(),

@@ -21,8 +21,8 @@ PID|1||MRN1^^^HOSP^MR||ZZTESTNAME^PETER||19741225|M\r\
 OBR|1|P1|F1|2345-7^GLUCOSE^LN|||{OBR-7}||||||||||||||||||{OBR-25}\r\
 OBX|1|NM|2345-7^GLUCOSE^LN||182|mg/dL|70-99|{OBX-8}|||{OBX-11}\r";
 
-/// The result message with `replacements` applied and every other marker
-/// set to a valid value.
+/// Builds the result message with `replacements` applied and every other
+/// marker set to a valid value.
 fn oru(replacements: &[(&str, &str)]) -> String {
     let defaults = [
         ("{MSH-7}", "20260105083000"),

@@ -70,8 +70,8 @@ impl Deferred {
             .collect()
     }
 
-    /// Returns whether the `items` tree holds an older state of a deferred
-    /// item.
+    /// Returns whether the `items` tree contains an older state of a
+    /// deferred item.
     pub fn in_tree(&self, id: ItemId) -> bool {
         self.in_tree.contains(&id)
     }
