@@ -10,6 +10,8 @@
 //! `connector`). The WIT contract lives in `wit/switchboard.wit`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "small-alloc")]
+pub mod alloc;
 pub mod cases;
 pub mod connector;
 mod export;

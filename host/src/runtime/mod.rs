@@ -90,6 +90,7 @@ impl Tier {
             .epoch_interruption(true)
             .max_wasm_stack(MAX_WASM_STACK_BYTES)
             .parallel_compilation(true);
+        apply_measurement_switches(&mut config);
         if matches!(strategy, Strategy::Winch) {
             // The quick tier exists to compile fast: the trampolines it
             // still builds with Cranelift skip optimization, and no address
@@ -140,6 +141,28 @@ impl std::fmt::Debug for Runtime {
 /// The WebAssembly stack a call may use. Deep recursion in a guest traps
 /// here instead of exhausting the host thread's stack.
 const MAX_WASM_STACK_BYTES: usize = 512 * 1024;
+
+/// Applies the environment's measurement switches to `config`.
+///
+/// NOTE: these are read from the environment so that a benchmark binary
+/// can be profiled or compared without a rebuild. `SWITCHBOARD_PERFMAP`
+/// writes /tmp/perf-<pid>.map, which lets `perf report` name guest
+/// functions. `SWITCHBOARD_POOLING` selects the pooling instance
+/// allocator, sized for the benchmarks only.
+fn apply_measurement_switches(config: &mut Config) {
+    if std::env::var_os("SWITCHBOARD_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    if std::env::var_os("SWITCHBOARD_POOLING").is_some() {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(64)
+            .total_core_instances(64 * 8)
+            .total_memories(64 * 8)
+            .total_tables(64 * 8)
+            .max_memory_size(1 << 30);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+}
 
 impl Runtime {
     /// Builds the engine and linkers and starts the epoch thread.
