@@ -180,8 +180,8 @@ impl Bench<'_> {
     /// Median (or fastest) nanoseconds per item of each routing function
     /// over the rounds, each item parsed from its JSON line and resolved
     /// first. The functions take turns within every round, so a burst of
-    /// load from other processes falls on all of them alike. Each returns how many
-    /// items it routed, so its work cannot be optimized away.
+    /// load from other processes falls on all of them alike. Each returns
+    /// how many items it routed, so its work cannot be optimized away.
     fn ns_per_item<const N: usize>(&self, mut routes: [RouteFn<'_>; N]) -> [f64; N] {
         let mut per_item: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
         for round in 0..=self.rounds {

@@ -154,6 +154,9 @@ fn apply_measurement_switches(config: &mut Config) {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     if std::env::var_os("SWITCHBOARD_POOLING").is_some() {
+        tracing::warn!(
+            "SWITCHBOARD_POOLING is set: instances come from a pool sized for benchmarks (64 component instances); unset it for production"
+        );
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(64)
             .total_core_instances(64 * 8)
