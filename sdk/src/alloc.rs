@@ -1,20 +1,21 @@
 //! A size-class allocator for components, installed as the global
 //! allocator of wasm32 builds unless the `small-alloc` feature is off.
 //!
-//! A component call allocates many small blocks: the canonical ABI asks
-//! the guest to allocate a block for each string and list it passes in,
-//! the bindings build `String`s and `Vec`s from them, and results are
-//! copied out and freed after the call. The wasm target's default
-//! allocator (dlmalloc from wasi-libc) spends, by an estimate from the
-//! route benchmark's instruction counts, 100 to 300 instructions on each. This allocator keeps a free list per power-of-two size
-//! class up to 1 KiB and takes new blocks from the system allocator, so a
-//! repeated small allocation costs a list pop and its free a list push.
+//! A component call allocates many small blocks. The canonical ABI calls
+//! the guest's allocator once for each string and list it passes in, the
+//! bindings build `String`s and `Vec`s from those blocks, and the results
+//! are copied out and freed after the call. The wasm target's default
+//! allocator (dlmalloc from wasi-libc) spends more than a hundred
+//! instructions on each, an estimate from the route benchmark's
+//! instruction counts. This allocator keeps a free list per power-of-two
+//! size class up to 1 KiB and takes new blocks from the system allocator,
+//! so a repeated small allocation costs a list pop and its free a push.
 //!
 //! Freed small blocks are kept for reuse and never returned, so a guest's
 //! memory stays at its peak use per size class. Wasm memory cannot shrink
 //! anyway, and the host replaces long-lived instances.
 
-// The allocator works on raw pointers by nature.
+// A global allocator hands out raw pointers, which takes unsafe code.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -132,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_map_to_the_smallest_class_that_fits() {
+    fn size_maps_to_smallest_fitting_class() {
         let cases = [
             (1, Some(0)),
             (16, Some(0)),
