@@ -72,13 +72,19 @@ pub(crate) enum CompileError {
         line: u32,
         column: u32,
     },
+    UnavailableFunction {
+        name: String,
+        line: u32,
+        column: u32,
+    },
 }
 
 impl CompileError {
     pub(crate) fn position(&self) -> (u32, u32) {
         match self {
             CompileError::Syntax { line, column, .. }
-            | CompileError::UnknownVariable { line, column, .. } => (*line, *column),
+            | CompileError::UnknownVariable { line, column, .. }
+            | CompileError::UnavailableFunction { line, column, .. } => (*line, *column),
         }
     }
 }
@@ -99,14 +105,21 @@ impl CelCondition {
             }
         })?;
 
-        let mut scope = Vec::new();
-        if let Some((name, id)) = unknown_identifier(program.expression(), &mut scope) {
+        let position = |id: u64| {
             let offset = program
                 .source_info()
                 .offset_for(id)
                 .map_or(0, |(start, _)| start as usize);
-            let (line, column) = switchboard_sdk::line_column(source, char_to_byte(source, offset));
+            switchboard_sdk::line_column(source, char_to_byte(source, offset))
+        };
+        let mut scope = Vec::new();
+        if let Some((name, id)) = unknown_identifier(program.expression(), &mut scope) {
+            let (line, column) = position(id);
             return Err(CompileError::UnknownVariable { name, line, column });
+        }
+        if let Some((name, id)) = unavailable_function(program.expression()) {
+            let (line, column) = position(id);
+            return Err(CompileError::UnavailableFunction { name, line, column });
         }
 
         Ok(CelCondition {
@@ -196,6 +209,58 @@ fn unknown_identifier(expr: &IdedExpr, scope: &mut Vec<String>) -> Option<(Strin
             found
         }
         Expr::Literal(_) | Expr::Unspecified => None,
+    }
+}
+
+/// Standard CEL functions this build leaves out. `matches` needs the
+/// `regex` feature of the `cel` crate, which is off to keep the component
+/// small (see the workspace `Cargo.toml`). Without this check a rule that
+/// calls it would fail on every item at routing time instead of at
+/// `configure`.
+pub(crate) const UNAVAILABLE_FUNCTIONS: [&str; 1] = ["matches"];
+
+/// The first call of a function in [`UNAVAILABLE_FUNCTIONS`], with its
+/// expression id.
+fn unavailable_function(expr: &IdedExpr) -> Option<(String, u64)> {
+    let children: Vec<&IdedExpr> = match &expr.expr {
+        Expr::Call(call) => {
+            if UNAVAILABLE_FUNCTIONS.contains(&call.func_name.as_str()) {
+                return Some((call.func_name.clone(), expr.id));
+            }
+            call.target
+                .iter()
+                .map(|t| t.as_ref())
+                .chain(call.args.iter())
+                .collect()
+        }
+        Expr::Select(select) => vec![&select.operand],
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map
+            .entries
+            .iter()
+            .flat_map(|e| entry_children(&e.expr))
+            .collect(),
+        Expr::Struct(structure) => structure
+            .entries
+            .iter()
+            .flat_map(|e| entry_children(&e.expr))
+            .collect(),
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    };
+    children.into_iter().find_map(unavailable_function)
+}
+
+fn entry_children(entry: &EntryExpr) -> Vec<&IdedExpr> {
+    match entry {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
     }
 }
 

@@ -501,6 +501,12 @@ impl Compiler<'_> {
                     rule: rule.to_string(),
                     name,
                 },
+                CompileError::UnavailableFunction { name, .. } => {
+                    TableErrorKind::CelUnavailableFunction {
+                        rule: rule.to_string(),
+                        name,
+                    }
+                }
             };
             TableError::new(kind, Some(offset..offset))
         })

@@ -242,6 +242,17 @@ pub enum TableErrorKind {
         /// The identifier.
         name: String,
     },
+    /// A CEL expression that calls a standard function this build leaves
+    /// out (regular expressions).
+    #[error(
+        "rule {rule:?}: CEL function {name:?} is not available in this policy, which is built without regular expressions; test strings with startsWith, endsWith, contains or ==, or list the values with `in`"
+    )]
+    CelUnavailableFunction {
+        /// The rule.
+        rule: String,
+        /// The function.
+        name: String,
+    },
     /// The last rule has conditions, so some items would match nothing.
     #[error(
         "the last rule {rule:?} has conditions, so some items would match no rule; end the table with a catch-all rule without `when`"

@@ -525,6 +525,27 @@ fn cel_unknown_variable_is_rejected_at_its_position() {
 }
 
 #[test]
+fn cel_regex_match_is_rejected_at_its_position() {
+    // `matches` is a standard CEL function that this build leaves out. CEL
+    // places a call at its opening parenthesis, the 79th character of line 4.
+    let text = format!(
+        "[[rule]]\nname = \"r\"\nreason = \"x\"\nwhen = {{ expr = 'item.category == \"result\" && item.attributes[\"loinc\"].matches(\"^2\")' }}\nrole = \"ma\"\n{CATCH_ALL}"
+    );
+
+    let error = config_error(&text);
+
+    assert_eq!(
+        reject(&text).kind,
+        TableErrorKind::CelUnavailableFunction {
+            rule: "r".into(),
+            name: "matches".into()
+        }
+    );
+    assert!(error.message.contains("startsWith"), "{}", error.message);
+    assert_eq!(position(&error), (Some(4), Some(79)));
+}
+
+#[test]
 fn cel_comprehension_variables_are_known() {
     let text = format!(
         "[[rule]]\nname = \"r\"\nreason = \"x\"\nwhen = {{ expr = 'absent.exists(p, p == item.pcp) && roster.roles[\"ma\"].all(m, m != \"\")' }}\nrole = \"ma\"\n{CATCH_ALL}"
