@@ -1,9 +1,10 @@
 //! Routing cost per item through the table policy as a WebAssembly
 //! component, and the same rules compiled natively.
 //!
-//! Each measured item starts as a JSON line. It is parsed into a
-//! `WorkItem`, its provider references are resolved against the roster,
-//! and it is routed in batches of 256 (the engine's batch size). The
+//! Each measured item starts as a JSON line. It is read as
+//! `switchboard policy route` reads it (`jsonl::parse_route_line`), its
+//! provider references are resolved against the roster, and it is routed in
+//! batches of 256 (the engine's batch size). The
 //! component is called through `PolicyPlugin::route`, the native build
 //! through the `Policy` trait with the SDK's `MockHost` installed. The run
 //! also measures the parse and resolve step alone, so the routing share
@@ -25,13 +26,12 @@ use std::time::Instant;
 
 use switchboard::config::SiteConfig;
 use switchboard::runtime::{LoadedPlugin, PolicyPlugin, Runtime};
+use switchboard_sdk::jsonl::parse_route_line;
 use switchboard_sdk::testing::MockHost;
-use switchboard_sdk::{
-    Assignment, PersonLoad, Policy, RouteContext, RouteError, RouteItem, Site, WorkItem,
-};
+use switchboard_sdk::{Assignment, PersonLoad, Policy, RouteContext, RouteError, RouteItem, Site};
 use table_policy::TablePolicy;
 
-use common::items::{json_lines, route_item, work_items};
+use common::items::{json_lines, work_items};
 use common::tables::{cel_rules, plain_rules, plain_twin_rules};
 
 /// Items per `route` call, as the engine sends them.
@@ -219,8 +219,10 @@ impl Bench<'_> {
             .iter()
             .enumerate()
             .map(|(offset, line)| {
-                let item: WorkItem = serde_json::from_str(line).expect("a generated line parses");
-                route_item(self.site, &item, (first_key + offset) as u64 + 1)
+                let item = parse_route_line(line)
+                    .expect("a generated line parses")
+                    .expect("a generated line is an item");
+                item.route_item(self.site, (first_key + offset) as u64 + 1)
             })
             .collect()
     }

@@ -1,11 +1,11 @@
 //! `switchboard policy route PLUGIN --site FILE [ITEMS.ndjson]`
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use switchboard_sdk::jsonl::{AssignmentLine, read_items};
+use switchboard_sdk::jsonl::{AssignmentLine, LineError, RouteLine, parse_route_line};
 use switchboard_sdk::{RouteContext, RouteItem, Site, Timestamp, WorkItem};
 
 use super::bench;
@@ -48,15 +48,19 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
     let host = bench::host_context(&site.id, site_config.zone(), &loaded.manifest.name);
     let policy = PolicyPlugin::new(&runtime, loaded, host, &site, &config_text)?;
 
-    let reader: Box<dyn BufRead> = match &args.items {
-        Some(path) => Box::new(BufReader::new(
+    let mut reader: Box<dyn Read> = match &args.items {
+        Some(path) => Box::new(
             std::fs::File::open(path).with_context(|| format!("failed to open {}", quote(path)))?,
-        )),
-        None => Box::new(BufReader::new(std::io::stdin())),
+        ),
+        None => Box::new(std::io::stdin()),
     };
-    let lines = read_items(reader).context("failed to read the items")?;
+    // Read whole, so each parsed line can borrow its strings from the text.
+    let mut text = String::new();
+    reader
+        .read_to_string(&mut text)
+        .context("failed to read the items")?;
 
-    let summary = route_lines(&policy, &site, now, lines)?;
+    let summary = route_lines(&policy, &site, now, &text)?;
     eprintln!(
         "routed {} items, {} not routed, {} bad lines",
         summary.routed, summary.unrouted, summary.bad_lines
@@ -79,21 +83,29 @@ pub struct RouteSummary {
     pub bad_lines: usize,
 }
 
-/// Routes parsed lines in batches, printing assignments to standard output
-/// and bad lines to standard error.
+/// Routes the item lines of `text` in batches, printing assignments to
+/// standard output and bad lines to standard error.
 pub fn route_lines(
     policy: &PolicyPlugin,
     site: &Site,
     now: Timestamp,
-    lines: Vec<(usize, Result<WorkItem, switchboard_sdk::jsonl::LineError>)>,
+    text: &str,
 ) -> anyhow::Result<RouteSummary> {
     let mut summary = RouteSummary::default();
-    let mut good: Vec<(usize, WorkItem)> = Vec::new();
-    for (line, parsed) in lines {
-        match parsed {
-            Ok(item) => good.push((line, item)),
-            Err(error) => {
-                eprintln!("error: {error}");
+    let mut good: Vec<(usize, RouteLine<'_>)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        match parse_route_line(line) {
+            Ok(Some(item)) => good.push((number, item)),
+            Ok(None) => {}
+            Err(message) => {
+                eprintln!(
+                    "error: {}",
+                    LineError {
+                        line: number,
+                        message
+                    }
+                );
                 summary.bad_lines += 1;
             }
         }
@@ -108,7 +120,7 @@ pub fn route_lines(
         let items: Vec<RouteItem> = chunk
             .iter()
             .enumerate()
-            .map(|(i, (_, item))| route_item(site, item, i as u64 + 1))
+            .map(|(i, (_, item))| item.route_item(site, i as u64 + 1))
             .collect();
         let outcomes = policy.route(&items, &context)?;
         for ((line, item), outcome) in chunk.iter().zip(outcomes) {
