@@ -123,38 +123,6 @@ pub fn site_out(site: &sdk::Site) -> wit::Site {
     }
 }
 
-/// One route item for the guest.
-pub fn route_item_out(i: &sdk::RouteItem) -> wit::RouteItem {
-    wit::RouteItem {
-        key: i.key,
-        category: i.category.into(),
-        flag: i.flag.into(),
-        priority: i.priority.into(),
-        created: i.created.0,
-        due: i.due.map(|t| t.0),
-        patient: i.patient.clone(),
-        ordering: i.ordering.clone(),
-        rendering: i.rendering.clone(),
-        pcp: i.pcp.clone(),
-        attributes: attrs_out(&i.attributes),
-    }
-}
-
-/// The route context for the guest.
-pub fn route_context_out(c: &sdk::RouteContext) -> wit::RouteContext {
-    wit::RouteContext {
-        now: c.now.0,
-        load: c
-            .load
-            .iter()
-            .map(|l| wit::PersonLoad {
-                person: l.person.clone(),
-                open_items: l.open_items,
-            })
-            .collect(),
-    }
-}
-
 /// Approximate heap size of a routing outcome, for the output cap.
 pub fn outcome_size(r: &Result<wit::Assignment, wit::RouteError>) -> usize {
     match r {
@@ -394,5 +362,128 @@ pub fn config_error_in(e: wit::ConfigError) -> sdk::ConfigError {
         message: e.message,
         line: e.line,
         column: e.column,
+    }
+}
+
+/// Borrowed forms of the `route` arguments. Lowering the SDK's items
+/// through these writes each string once, into the guest, where the
+/// generated types first needed a host copy of every string per call.
+pub mod borrowed {
+    use switchboard_sdk as sdk;
+    use wasmtime::component::{ComponentType, Lower};
+
+    use super::wit;
+
+    /// The WIT `attribute`.
+    #[derive(ComponentType, Lower)]
+    #[component(record)]
+    pub struct AttributeRef<'a> {
+        key: &'a str,
+        value: &'a str,
+    }
+
+    /// The WIT `route-item`.
+    #[derive(ComponentType, Lower)]
+    #[component(record)]
+    pub struct RouteItemRef<'a> {
+        key: u64,
+        category: wit::Category,
+        flag: wit::ResultFlag,
+        priority: wit::Priority,
+        created: i64,
+        due: Option<i64>,
+        patient: Option<&'a str>,
+        ordering: Option<&'a str>,
+        rendering: Option<&'a str>,
+        pcp: Option<&'a str>,
+        attributes: &'a [AttributeRef<'a>],
+    }
+
+    /// The WIT `person-load`.
+    #[derive(ComponentType, Lower)]
+    #[component(record)]
+    pub struct PersonLoadRef<'a> {
+        person: &'a str,
+        #[component(name = "open-items")]
+        open_items: u32,
+    }
+
+    /// The WIT `route-context`.
+    #[derive(ComponentType, Lower)]
+    #[component(record)]
+    pub struct RouteContextRef<'a> {
+        now: i64,
+        load: &'a [PersonLoadRef<'a>],
+    }
+
+    /// The `route` parameters, borrowed from a batch.
+    pub type RouteParams<'a> = (&'a [RouteItemRef<'a>], &'a RouteContextRef<'a>);
+
+    /// The `route` results.
+    pub type RouteResults = (Vec<Result<wit::Assignment, wit::RouteError>>,);
+
+    /// Every attribute of a batch in one list, in item order, so that the
+    /// items can borrow their runs of it.
+    pub fn attributes(items: &[sdk::RouteItem]) -> Vec<AttributeRef<'_>> {
+        items
+            .iter()
+            .flat_map(|item| &item.attributes)
+            .map(|a| AttributeRef {
+                key: &a.key,
+                value: &a.value,
+            })
+            .collect()
+    }
+
+    /// The batch's items; `attributes` is the list [`attributes`] built
+    /// from the same items.
+    pub fn items<'a>(
+        items: &'a [sdk::RouteItem],
+        attributes: &'a [AttributeRef<'a>],
+    ) -> Vec<RouteItemRef<'a>> {
+        let mut next = 0;
+        items
+            .iter()
+            .map(|i| {
+                let own = &attributes[next..next + i.attributes.len()];
+                next += i.attributes.len();
+                RouteItemRef {
+                    key: i.key,
+                    category: i.category.into(),
+                    flag: i.flag.into(),
+                    priority: i.priority.into(),
+                    created: i.created.0,
+                    due: i.due.map(|t| t.0),
+                    patient: i.patient.as_deref(),
+                    ordering: i.ordering.as_deref(),
+                    rendering: i.rendering.as_deref(),
+                    pcp: i.pcp.as_deref(),
+                    attributes: own,
+                }
+            })
+            .collect()
+    }
+
+    /// The load list of `context`.
+    pub fn load(context: &sdk::RouteContext) -> Vec<PersonLoadRef<'_>> {
+        context
+            .load
+            .iter()
+            .map(|l| PersonLoadRef {
+                person: &l.person,
+                open_items: l.open_items,
+            })
+            .collect()
+    }
+
+    /// `context` with its load list.
+    pub fn context<'a>(
+        context: &sdk::RouteContext,
+        load: &'a [PersonLoadRef<'a>],
+    ) -> RouteContextRef<'a> {
+        RouteContextRef {
+            now: context.now.0,
+            load,
+        }
     }
 }

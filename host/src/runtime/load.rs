@@ -29,7 +29,7 @@ use crate::config::{Manifest, PluginKind};
 /// The WIT package version this host implements.
 pub const INTERFACE_VERSION: &str = switchboard_sdk::WIT_VERSION;
 
-const PACKAGE_PREFIX: &str = "switchboard:plugin/";
+pub(super) const PACKAGE_PREFIX: &str = "switchboard:plugin/";
 
 /// The pre-linked form of a component, ready to instantiate.
 #[derive(Clone)]

@@ -6,11 +6,20 @@ use std::sync::atomic::Ordering;
 use switchboard_sdk as sdk;
 
 use super::Runtime;
-use super::bindings::{self, policy::Policy};
+use wasmtime::component::{Func, Instance};
+
+use super::bindings::{self, borrowed, policy::Policy};
 use super::error::PluginError;
 use super::instance::{CallStats, Live, SlotRef, new_store, run_call, with_live};
-use super::load::{LoadedPlugin, Pre};
-use super::state::HostContext;
+use super::load::{INTERFACE_VERSION, LoadedPlugin, PACKAGE_PREFIX, Pre};
+use super::state::{HostContext, PluginState};
+
+/// A policy instance's generated bindings, and its `route` export, which
+/// [`PolicyPlugin::route`] calls with borrowed arguments.
+pub(super) struct PolicyExports {
+    api: Policy,
+    route: Func,
+}
 
 /// A policy instance slot for one site. Calls on one `PolicyPlugin` are
 /// serialized; a swap to a new version builds a new `PolicyPlugin`, so calls
@@ -21,7 +30,7 @@ pub struct PolicyPlugin {
     host: HostContext,
     site: bindings::wit::Site,
     config: String,
-    live: Mutex<Option<Live<Policy>>>,
+    live: Mutex<Option<Live<PolicyExports>>>,
     /// Call counters.
     pub stats: CallStats,
 }
@@ -77,7 +86,7 @@ impl PolicyPlugin {
         &self.loaded.manifest.name
     }
 
-    fn instantiate(&self) -> Result<Live<Policy>, PluginError> {
+    fn instantiate(&self) -> Result<Live<PolicyExports>, PluginError> {
         let (pre, quick) = self.loaded.upgraded_pre();
         let Pre::Policy(pre) = pre else {
             return Err(PluginError::WrongWorld {
@@ -88,7 +97,7 @@ impl PolicyPlugin {
         };
         let limits = self.loaded.limits;
         let mut store = new_store(pre.engine(), &self.host, &limits);
-        let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Link {
+        let bindings = instantiate_exports(pre, &mut store).map_err(|e| PluginError::Link {
             plugin: self.name().to_string(),
             message: format!("{e:#}"),
         })?;
@@ -109,7 +118,8 @@ impl PolicyPlugin {
             limits.call_ms,
             limits.memory_bytes,
             |store, b| {
-                b.switchboard_plugin_policy_api()
+                b.api
+                    .switchboard_plugin_policy_api()
                     .call_configure(store, site, config)
             },
         )?;
@@ -125,7 +135,7 @@ impl PolicyPlugin {
         &self,
         call: &'static str,
         limit_ms: u64,
-        f: impl FnOnce(&mut wasmtime::Store<super::state::PluginState>, &Policy) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut wasmtime::Store<PluginState>, &PolicyExports) -> wasmtime::Result<R>,
         size_of: impl FnOnce(&R) -> usize,
     ) -> Result<R, PluginError> {
         let slot = SlotRef {
@@ -151,16 +161,21 @@ impl PolicyPlugin {
         items: &[sdk::RouteItem],
         context: &sdk::RouteContext,
     ) -> Result<Vec<Result<sdk::Assignment, sdk::RouteError>>, PluginError> {
-        let wit_items: Vec<_> = items.iter().map(bindings::route_item_out).collect();
-        let wit_context = bindings::route_context_out(context);
+        let attributes = borrowed::attributes(items);
+        let wit_items = borrowed::items(items, &attributes);
+        let load = borrowed::load(context);
+        let wit_context = borrowed::context(context, &load);
         let limit_ms = self.loaded.limits.route_ms;
 
         let outcomes = self.with_live(
             "route",
             limit_ms,
             |store, b| {
-                b.switchboard_plugin_policy_api()
-                    .call_route(store, &wit_items, &wit_context)
+                let route = b
+                    .route
+                    .typed::<borrowed::RouteParams<'_>, borrowed::RouteResults>(&*store)?;
+                let (outcomes,) = route.call(store, (&wit_items, &wit_context))?;
+                Ok(outcomes)
             },
             |r| r.iter().map(bindings::outcome_size).sum(),
         )?;
@@ -192,7 +207,8 @@ impl PolicyPlugin {
             "nudges",
             limit_ms,
             |store, b| {
-                b.switchboard_plugin_policy_api()
+                b.api
+                    .switchboard_plugin_policy_api()
                     .call_nudges(store, &wit_items, now.0)
             },
             |r| r.iter().map(|n| n.role.len() + n.message.len() + 48).sum(),
@@ -216,7 +232,8 @@ impl PolicyPlugin {
             "prepare",
             limit_ms,
             |store, b| {
-                b.switchboard_plugin_policy_api()
+                b.api
+                    .switchboard_plugin_policy_api()
                     .call_prepare(store, &wit_visits, now.0)
             },
             |r| {
@@ -227,4 +244,30 @@ impl PolicyPlugin {
         )?;
         Ok(items.into_iter().map(bindings::prep_item_in).collect())
     }
+}
+
+/// Instantiates a policy and looks up its `route` export.
+fn instantiate_exports(
+    pre: &bindings::policy::PolicyPre<PluginState>,
+    store: &mut wasmtime::Store<PluginState>,
+) -> wasmtime::Result<PolicyExports> {
+    let instance = pre.instance_pre().instantiate(&mut *store)?;
+    let api = Policy::new(&mut *store, &instance)?;
+    let route = route_export(store, &instance)?;
+    Ok(PolicyExports { api, route })
+}
+
+fn route_export(
+    store: &mut wasmtime::Store<PluginState>,
+    instance: &Instance,
+) -> wasmtime::Result<Func> {
+    let interface = format!("{PACKAGE_PREFIX}policy-api@{INTERFACE_VERSION}");
+    let missing = || wasmtime::format_err!("the component does not export {interface}#route");
+    let api = instance
+        .get_export_index(&mut *store, None, &interface)
+        .ok_or_else(missing)?;
+    let route = instance
+        .get_export_index(&mut *store, Some(&api), "route")
+        .ok_or_else(missing)?;
+    instance.get_func(&mut *store, route).ok_or_else(missing)
 }
