@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use switchboard::config::Layout;
-use switchboard::runtime::{ManualClock, MemoryKv};
+use switchboard::runtime::{ManualClock, MemoryKv, Runtime, RuntimeOptions};
 use switchboard::sites::{
     MemoryAudit, ReloadEvent, ReloadOutcome, Services, Sites, SlotKey, SlotKind, Watcher,
 };
@@ -51,6 +51,10 @@ fn rename_manifest(text: &str, name: &str, version: &str) -> String {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(runtime())
+}
+
+fn fixture_with(runtime: Runtime) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::new(dir.path(), Path::new("data"));
     std::fs::create_dir_all(&layout.sites).unwrap();
@@ -71,7 +75,7 @@ fn fixture() -> Fixture {
 
     let audit = Arc::new(MemoryAudit::default());
     let services = Services {
-        runtime: runtime(),
+        runtime,
         layout,
         clock: Arc::new(ManualClock::new(monday_morning())),
         kv: Arc::new(MemoryKv::default()),
@@ -220,6 +224,97 @@ fn swap_under_load_routes_each_item_once() {
         routed.iter().any(|(_, rule, _)| rule == "catch-all"),
         "the old version routed before the swap"
     );
+}
+
+/// A runtime that compiles new bytes with Winch first, as `serve` does.
+fn quick_runtime(cache: &Path) -> Runtime {
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.to_path_buf()),
+        quick_compile: true,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// `bytes` with a custom section appended: the same code under a new hash.
+fn with_custom_section(mut bytes: Vec<u8>, payload: &[u8]) -> Vec<u8> {
+    let name = b"switchboard-test";
+    let size = 1 + name.len() + payload.len();
+    assert!(size < 128, "one LEB128 byte holds the section size");
+    bytes.extend([0, size as u8, name.len() as u8]);
+    bytes.extend(name);
+    bytes.extend(payload);
+    bytes
+}
+
+#[test]
+fn watched_component_compiles_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = quick_runtime(cache.path());
+    let f = fixture_with(runtime.clone());
+    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let mut events = f.sites.subscribe();
+    let dest = plugins_dir(&f).join("example-policy/0.2.0");
+    std::fs::create_dir_all(&dest).unwrap();
+    let source = switchboard::bundled::guest_dir("example-policy");
+    let bytes = std::fs::read(source.join("plugin.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(source.join("plugin.toml")).unwrap();
+    let before = runtime.quick_compiles_started();
+
+    // Both the watcher's early compile and the reload's load want these
+    // bytes; the runtime must compile them once.
+    std::fs::write(
+        dest.join("plugin.toml"),
+        rename_manifest(&manifest, "example-policy", "0.2.0"),
+    )
+    .unwrap();
+    std::fs::write(
+        dest.join("plugin.wasm.partial"),
+        with_custom_section(bytes, b"0.2.0"),
+    )
+    .unwrap();
+    std::fs::rename(dest.join("plugin.wasm.partial"), dest.join("plugin.wasm")).unwrap();
+    let event = next_change(&mut events);
+
+    match &event.outcome {
+        ReloadOutcome::Applied { activations } => {
+            assert_eq!(activations[0].version, "0.2.0");
+        }
+        other => panic!("expected the new version applied, got {other:?}"),
+    }
+    assert_eq!(runtime.quick_compiles_started() - before, 1);
+    assert_eq!(route_one(&f.sites, 1), "catch-all");
+}
+
+#[test]
+fn watcher_compiles_new_component_early() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = quick_runtime(cache.path());
+    let f = fixture_with(runtime.clone());
+    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let bytes =
+        std::fs::read(switchboard::bundled::guest_dir("example-policy").join("plugin.wasm"))
+            .unwrap();
+    let before = runtime.quick_compiles_started();
+
+    // No site uses this plugin and no reload loads it, so only the
+    // watcher's early compile can compile it.
+    let dest = plugins_dir(&f).join("unused-policy/0.1.0");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(
+        dest.join("plugin.wasm"),
+        with_custom_section(bytes, b"unused"),
+    )
+    .unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while runtime.quick_compiles_started() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no early compile within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]

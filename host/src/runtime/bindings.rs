@@ -422,8 +422,8 @@ pub mod borrowed {
     /// The `route` results.
     pub type RouteResults = (Vec<Result<wit::Assignment, wit::RouteError>>,);
 
-    /// Every attribute of a batch in one list, in item order, so that the
-    /// items can borrow their runs of it.
+    /// Collects every attribute of a batch into one list, in item order, so
+    /// that each item can borrow its run of it.
     pub fn attributes(items: &[sdk::RouteItem]) -> Vec<AttributeRef<'_>> {
         items
             .iter()
@@ -435,8 +435,8 @@ pub mod borrowed {
             .collect()
     }
 
-    /// The batch's items; `attributes` is the list [`attributes`] built
-    /// from the same items.
+    /// Borrows the batch's items. `attributes` must be the list that
+    /// [`attributes`] built from the same items.
     pub fn items<'a>(
         items: &'a [sdk::RouteItem],
         attributes: &'a [AttributeRef<'a>],
@@ -464,7 +464,7 @@ pub mod borrowed {
             .collect()
     }
 
-    /// The load list of `context`.
+    /// Borrows the load list of `context`.
     pub fn load(context: &sdk::RouteContext) -> Vec<PersonLoadRef<'_>> {
         context
             .load
@@ -476,7 +476,7 @@ pub mod borrowed {
             .collect()
     }
 
-    /// `context` with its load list.
+    /// Borrows `context`, with `load` from [`load`].
     pub fn context<'a>(
         context: &sdk::RouteContext,
         load: &'a [PersonLoadRef<'a>],

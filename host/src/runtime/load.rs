@@ -163,7 +163,14 @@ impl Runtime {
 
         let name = manifest.name.clone();
         let tier = self.tier(true);
-        let component = Component::new(&tier.engine, bytes).map_err(|e| compile_error(&name, e))?;
+        let component = self
+            .inner
+            .quick_compiles
+            .get_or_compile(&tier.engine, &sha256, bytes)
+            .map_err(|message| PluginError::Compile {
+                plugin: name,
+                message,
+            })?;
         let mut loaded = self.check_and_link(&component, tier, manifest.clone(), sha256.clone())?;
 
         let cell = Arc::new(OnceLock::new());
@@ -177,6 +184,36 @@ impl Runtime {
             runtime.compile_in_background(bytes, manifest, sha256, cell)
         }));
         Ok(loaded)
+    }
+
+    /// Starts the quick compile of component bytes that a reload is about
+    /// to load, and returns when it has finished. The reload's
+    /// [`Runtime::load`] of the same bytes then waits for this compile or
+    /// takes its result instead of compiling again. Does nothing when quick
+    /// compilation is off or the Cranelift form is in the cache, since
+    /// `load` then compiles nothing with Winch. The bytes are not checked
+    /// here: bytes that do not compile leave their error for `load` to
+    /// report.
+    pub fn compile_early(&self, bytes: &[u8]) {
+        let Some(tier) = &self.inner.quick else {
+            return;
+        };
+        let sha256 = sha256_hex(bytes);
+        if self.cache_path(&sha256).is_some_and(|path| path.exists()) {
+            return;
+        }
+        let outcome = self
+            .inner
+            .quick_compiles
+            .get_or_compile(&tier.engine, &sha256, bytes);
+        tracing::debug!(sha256 = %sha256, compiled = outcome.is_ok(), "early quick compile finished");
+    }
+
+    /// Quick compiles started since this runtime was built, by loads and
+    /// early compiles together.
+    #[doc(hidden)]
+    pub fn quick_compiles_started(&self) -> u64 {
+        self.inner.quick_compiles.started()
     }
 
     /// Loads a plugin folder compiled with Winch only, never upgraded, so

@@ -12,6 +12,7 @@
 mod bindings;
 mod clock;
 mod connector;
+mod early;
 mod egress;
 mod error;
 mod instance;
@@ -70,6 +71,8 @@ pub struct Runtime {
 struct Inner {
     optimized: Tier,
     quick: Option<Tier>,
+    /// Quick compiles by SHA-256, shared by loads and early compiles.
+    quick_compiles: early::QuickCompiles,
     stop: Arc<AtomicBool>,
 }
 
@@ -202,6 +205,7 @@ impl Runtime {
             inner: Arc::new(Inner {
                 optimized,
                 quick,
+                quick_compiles: early::QuickCompiles::default(),
                 stop,
             }),
             cache_dir: options.cache_dir,

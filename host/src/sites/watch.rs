@@ -1,12 +1,16 @@
 //! Watching the plugin and site folders and reloading on change.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
-use notify::RecursiveMode;
+use notify::{EventKind, RecursiveMode, Watcher as _};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use super::Sites;
+use crate::runtime::Runtime;
 
 /// How long a folder must be quiet before a reload starts. Editors and
 /// copy tools write a file in several steps (truncate, write, rename) within
@@ -23,6 +27,9 @@ pub struct Watcher {
         notify::RecommendedWatcher,
         notify_debouncer_full::RecommendedCache,
     >,
+    /// Sees component files change without the debounce, to start their
+    /// compile early (see [`Runtime::compile_early`]).
+    _early: notify::RecommendedWatcher,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -49,6 +56,7 @@ impl Watcher {
         let mut debouncer = new_debouncer(DEBOUNCE, None, sender)?;
         debouncer.watch(&layout.sites, RecursiveMode::Recursive)?;
         debouncer.watch(&layout.plugins, RecursiveMode::Recursive)?;
+        let early = watch_components(&layout.plugins, sites.services().runtime.clone())?;
         tracing::info!(sites = %layout.sites.display(), plugins = %layout.plugins.display(), "watching for configuration and plugin changes");
 
         std::thread::Builder::new()
@@ -74,6 +82,87 @@ impl Watcher {
 
         Ok(Watcher {
             _debouncer: debouncer,
+            _early: early,
         })
+    }
+}
+
+/// Watches the plugin folder for `.wasm` files that change, with no
+/// debounce, and compiles each on a thread of its own so that the reload
+/// that follows the quiet period finds the compile done or under way. This
+/// is only a head start: when an event is missed, the reload compiles the
+/// file itself.
+fn watch_components(
+    plugins: &std::path::Path,
+    runtime: Runtime,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let (sender, receiver) = std::sync::mpsc::channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        if let Ok(event) = result {
+            send_components(&event, &sender);
+        }
+    })?;
+    watcher.watch(plugins, RecursiveMode::Recursive)?;
+
+    std::thread::Builder::new()
+        .name("switchboard-early-compile".into())
+        .spawn(move || compile_changed(&receiver, &runtime))
+        .map_err(notify::Error::io)?;
+    Ok(watcher)
+}
+
+/// Forwards the `.wasm` paths of an event that may have changed a file's
+/// content. A new folder is searched too: files written into it before its
+/// watch was added raise no event of their own.
+fn send_components(event: &notify::Event, sender: &Sender<PathBuf>) {
+    if !matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)) {
+        return;
+    }
+    for path in &event.paths {
+        if path.is_dir() {
+            send_components_in(path, sender, 0);
+        } else if is_component(path) {
+            // The receiver lives as long as the watcher, so a failed send
+            // only happens while the host shuts down.
+            let _ = sender.send(path.clone());
+        }
+    }
+}
+
+/// Plugin folders are `<plugin>/<version>/`, so a new folder holds its
+/// components at most this many levels down.
+const SEARCH_DEPTH: usize = 2;
+
+fn send_components_in(dir: &std::path::Path, sender: &Sender<PathBuf>, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        if path.is_dir() && depth < SEARCH_DEPTH {
+            send_components_in(&path, sender, depth + 1);
+        } else if is_component(&path) {
+            let _ = sender.send(path);
+        }
+    }
+}
+
+fn is_component(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+/// Compiles the files named on `receiver`, once per burst of events. A
+/// file still being written fails to compile quickly, and its next event
+/// brings it back with the rest of its bytes.
+fn compile_changed(receiver: &Receiver<PathBuf>, runtime: &Runtime) {
+    while let Ok(first) = receiver.recv() {
+        let paths: BTreeSet<PathBuf> = std::iter::once(first).chain(receiver.try_iter()).collect();
+        for path in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => runtime.compile_early(&bytes),
+                Err(error) => {
+                    tracing::debug!(path = %path.display(), %error, "changed component not readable yet; the reload reads it again");
+                }
+            }
+        }
     }
 }
