@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use switchboard::runtime::{ConnectorPlugin, LoadedPlugin, PolicyPlugin, Runtime, sha256_hex};
 use switchboard_sdk::{RouteContext, Site};
 
-use common::items::route_item;
 use common::tables::plain_rules;
 
 /// A small valid ORU^R01 for the one HL7 call.
@@ -145,7 +144,7 @@ fn policy_case(
         site.clone(),
     );
     let item = common::items::work_items(1, common::now()).remove(0);
-    let item = route_item(&site, &item, 1);
+    let item = item.route_item(&site, 1);
     Box::new(move || {
         let host = common::host_context(&site_config, "table-policy");
         let context = RouteContext {

@@ -17,7 +17,7 @@ use switchboard_engine::Router;
 use switchboard_sdk::{PersonLoad, RouteContext, RouteItem};
 
 use common::folder::{SITE_ID, install_plugin, sites, write_site};
-use common::items::{route_item, work_items};
+use common::items::work_items;
 
 /// Items per `route` call by default: the engine's batch size. Live
 /// traffic often routes fewer at a time, which makes more calls.
@@ -61,7 +61,7 @@ fn main() {
     let items: Vec<RouteItem> = work_items(DISTINCT, common::now())
         .iter()
         .enumerate()
-        .map(|(index, item)| route_item(&site, item, index as u64))
+        .map(|(index, item)| item.route_item(&site, index as u64))
         .collect();
     let mut context = RouteContext {
         now: common::now(),

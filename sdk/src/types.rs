@@ -299,6 +299,25 @@ pub struct WorkItem {
 }
 
 impl WorkItem {
+    /// Builds the routing view of the item, numbered `key`, with its
+    /// provider references resolved against `site` the way the engine
+    /// resolves them.
+    pub fn route_item(&self, site: &Site, key: u64) -> RouteItem {
+        RouteItem {
+            key,
+            category: self.category,
+            flag: self.flag,
+            priority: self.priority,
+            created: self.created,
+            due: self.due,
+            patient: self.patient.clone(),
+            ordering: site.roster_id(self.ordering.as_deref()),
+            rendering: site.roster_id(self.rendering.as_deref()),
+            pcp: site.roster_id(self.pcp.as_deref()),
+            attributes: self.attributes.clone(),
+        }
+    }
+
     /// Builds an open routine item with no optional fields set.
     pub fn new(
         external_id: impl Into<String>,
@@ -584,6 +603,15 @@ impl Site {
             .iter()
             .find(|p| p.id == ehr_ref || p.ehr_ids.iter().any(|e| e == ehr_ref))
             .map(|p| p.id.as_str())
+    }
+
+    /// Resolves an item's optional provider reference to the roster id that
+    /// a [`RouteItem`] carries: `None` when the item has no reference or no
+    /// person on the roster matches it.
+    pub fn roster_id(&self, ehr_ref: Option<&str>) -> Option<String> {
+        ehr_ref
+            .and_then(|r| self.resolve_provider(r))
+            .map(str::to_string)
     }
 }
 

@@ -1,8 +1,6 @@
 //! The benchmark site and a deterministic mix of primary-care work items.
 
-use switchboard_sdk::{
-    Attribute, Category, Priority, ResultFlag, RouteItem, Site, Timestamp, WorkItem,
-};
+use switchboard_sdk::{Attribute, Category, Priority, ResultFlag, Timestamp, WorkItem};
 
 /// A two-pod practice: three physicians, one NP, two RNs, three MAs, two
 /// at the front desk, billing and a referral coordinator. Providers carry
@@ -250,29 +248,4 @@ pub fn json_lines(items: &[WorkItem]) -> Vec<String> {
         .iter()
         .map(|item| serde_json::to_string(item).expect("a work item serializes"))
         .collect()
-}
-
-/// Builds the routing view of `item`, with provider references resolved
-/// to roster ids the way the host's engine resolves them before calling
-/// `route`.
-pub fn route_item(site: &Site, item: &WorkItem, key: u64) -> RouteItem {
-    let resolve = |reference: &Option<String>| {
-        reference
-            .as_deref()
-            .and_then(|r| site.resolve_provider(r))
-            .map(str::to_string)
-    };
-    RouteItem {
-        key,
-        category: item.category,
-        flag: item.flag,
-        priority: item.priority,
-        created: item.created,
-        due: item.due,
-        patient: item.patient.clone(),
-        ordering: resolve(&item.ordering),
-        rendering: resolve(&item.rendering),
-        pcp: resolve(&item.pcp),
-        attributes: item.attributes.clone(),
-    }
 }

@@ -31,7 +31,6 @@ use switchboard_sim::sim::{
 };
 
 use super::output::outln;
-use super::policy_route::route_item;
 use crate::app::tokens::hash_token;
 use crate::app::{App, AppOptions};
 use crate::config::TokenScope;
@@ -239,7 +238,7 @@ fn policy_owner(app: &App, site: &Site, item: &WorkItem) -> Result<Owner, RouteE
     let policy = state
         .routing()
         .ok_or_else(|| RouteError::NoOwner("no routing policy".to_string()))?;
-    let routed = route_item(&state.site, item, 1);
+    let routed = item.route_item(&state.site, 1);
     let context = RouteContext {
         now: item.created,
         load: Vec::new(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use switchboard_sdk::jsonl::{AssignmentLine, LineError, RouteLine, parse_route_line};
-use switchboard_sdk::{RouteContext, RouteItem, Site, Timestamp, WorkItem};
+use switchboard_sdk::{RouteContext, RouteItem, Site, Timestamp};
 
 use super::bench;
 use crate::config::{SiteConfig, quote};
@@ -135,30 +135,6 @@ pub fn route_lines(
         }
     }
     Ok(summary)
-}
-
-/// The lean routing view of an item, with provider references resolved to
-/// roster ids the way the engine resolves them.
-pub fn route_item(site: &Site, item: &WorkItem, key: u64) -> RouteItem {
-    let resolve = |reference: &Option<String>| {
-        reference
-            .as_deref()
-            .and_then(|r| site.resolve_provider(r))
-            .map(str::to_string)
-    };
-    RouteItem {
-        key,
-        category: item.category,
-        flag: item.flag,
-        priority: item.priority,
-        created: item.created,
-        due: item.due,
-        patient: item.patient.clone(),
-        ordering: resolve(&item.ordering),
-        rendering: resolve(&item.rendering),
-        pcp: resolve(&item.pcp),
-        attributes: item.attributes.clone(),
-    }
 }
 
 /// The policy's config: `--config`, else the config of the site slot that

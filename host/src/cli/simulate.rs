@@ -14,7 +14,6 @@ use switchboard_sim::render::{comparison_csv, comparison_table};
 use switchboard_sim::sim::{Owner, PhysicianDefault, PracticeConfig, generate, simulate};
 
 use super::output::outln;
-use super::policy_route::route_item;
 use crate::runtime::{PolicyPlugin, Runtime, RuntimeOptions};
 
 /// Arguments of `simulate`.
@@ -90,7 +89,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             policies.insert(site.id.clone(), policy);
         }
         let policy = &policies[&site.id];
-        let routed = route_item(site, item, 1);
+        let routed = item.route_item(site, 1);
         let outcome = policy
             .route(
                 std::slice::from_ref(&routed),

@@ -106,12 +106,6 @@ impl RouteLine<'_> {
     /// references resolved to roster ids the way the engine resolves them;
     /// a reference that matches nobody becomes `None`.
     pub fn route_item(&self, site: &Site, key: u64) -> RouteItem {
-        let resolve = |reference: &Option<Cow<'_, str>>| {
-            reference
-                .as_deref()
-                .and_then(|r| site.resolve_provider(r))
-                .map(str::to_string)
-        };
         RouteItem {
             key,
             category: self.category,
@@ -120,9 +114,9 @@ impl RouteLine<'_> {
             created: self.created,
             due: self.due,
             patient: self.patient.as_deref().map(str::to_string),
-            ordering: resolve(&self.ordering),
-            rendering: resolve(&self.rendering),
-            pcp: resolve(&self.pcp),
+            ordering: site.roster_id(self.ordering.as_deref()),
+            rendering: site.roster_id(self.rendering.as_deref()),
+            pcp: site.roster_id(self.pcp.as_deref()),
             attributes: self
                 .attributes
                 .iter()
@@ -358,6 +352,10 @@ mod tests {
 
         let parsed = parse_route_line(line).unwrap().unwrap();
         let item = parsed.route_item(&roster(), 7);
+        let from_work_item = parse_item_line(line)
+            .unwrap()
+            .unwrap()
+            .route_item(&roster(), 7);
 
         assert_eq!(parsed.external_id, "DiagnosticReport/9");
         assert_eq!(
@@ -380,6 +378,7 @@ mod tests {
                 }],
             }
         );
+        assert_eq!(from_work_item, item);
     }
 
     #[test]

@@ -278,12 +278,6 @@ impl Engine {
 /// The lean view a policy receives, with provider references resolved to
 /// roster ids (`None` when no person on the roster matches).
 fn route_item(roster: &Site, item: &Item) -> RouteItem {
-    let resolve = |reference: &Option<String>| {
-        reference
-            .as_deref()
-            .and_then(|r| roster.resolve_provider(r))
-            .map(str::to_string)
-    };
     RouteItem {
         key: item.id.0,
         category: item.category,
@@ -292,9 +286,9 @@ fn route_item(roster: &Site, item: &Item) -> RouteItem {
         created: item.created,
         due: item.due,
         patient: item.patient.clone(),
-        ordering: resolve(&item.ordering),
-        rendering: resolve(&item.rendering),
-        pcp: resolve(&item.pcp),
+        ordering: roster.roster_id(item.ordering.as_deref()),
+        rendering: roster.roster_id(item.rendering.as_deref()),
+        pcp: roster.roster_id(item.pcp.as_deref()),
         attributes: item.attributes.clone(),
     }
 }
