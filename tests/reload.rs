@@ -226,7 +226,8 @@ fn swap_under_load_routes_each_item_once() {
     );
 }
 
-/// A runtime that compiles new bytes with Winch first, as `serve` does.
+/// Builds a runtime that compiles new bytes with Winch first, as `serve`
+/// does.
 fn quick_runtime(cache: &Path) -> Runtime {
     Runtime::new(RuntimeOptions {
         cache_dir: Some(cache.to_path_buf()),
@@ -236,7 +237,7 @@ fn quick_runtime(cache: &Path) -> Runtime {
     .unwrap()
 }
 
-/// `bytes` with a custom section appended: the same code under a new hash.
+/// Appends a custom section to `bytes`: the same code under a new hash.
 fn with_custom_section(mut bytes: Vec<u8>, payload: &[u8]) -> Vec<u8> {
     let name = b"switchboard-test";
     let size = 1 + name.len() + payload.len();
