@@ -237,6 +237,32 @@ fn quick_runtime(cache: &Path) -> Runtime {
     .unwrap()
 }
 
+/// A fixture on a quick-compile runtime, watched as `serve` watches it.
+struct Watched {
+    _cache: tempfile::TempDir,
+    runtime: Runtime,
+    fixture: Fixture,
+    _watcher: Watcher,
+}
+
+fn watched() -> Watched {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = quick_runtime(cache.path());
+    let fixture = fixture_with(runtime.clone());
+    let watcher = Watcher::start(fixture.sites.clone()).unwrap();
+    Watched {
+        _cache: cache,
+        runtime,
+        fixture,
+        _watcher: watcher,
+    }
+}
+
+/// Reads the built example policy's component bytes.
+fn example_policy_bytes() -> Vec<u8> {
+    std::fs::read(switchboard::bundled::guest_dir("example-policy").join("plugin.wasm")).unwrap()
+}
+
 /// Appends a custom section to `bytes`: the same code under a new hash.
 fn with_custom_section(mut bytes: Vec<u8>, payload: &[u8]) -> Vec<u8> {
     let name = b"switchboard-test";
@@ -250,16 +276,18 @@ fn with_custom_section(mut bytes: Vec<u8>, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn watched_component_compiles_once() {
-    let cache = tempfile::tempdir().unwrap();
-    let runtime = quick_runtime(cache.path());
-    let f = fixture_with(runtime.clone());
-    let _watcher = Watcher::start(f.sites.clone()).unwrap();
+    let Watched {
+        runtime,
+        fixture: f,
+        ..
+    } = &watched();
     let mut events = f.sites.subscribe();
-    let dest = plugins_dir(&f).join("example-policy/0.2.0");
+    let dest = plugins_dir(f).join("example-policy/0.2.0");
     std::fs::create_dir_all(&dest).unwrap();
-    let source = switchboard::bundled::guest_dir("example-policy");
-    let bytes = std::fs::read(source.join("plugin.wasm")).unwrap();
-    let manifest = std::fs::read_to_string(source.join("plugin.toml")).unwrap();
+    let manifest = std::fs::read_to_string(
+        switchboard::bundled::guest_dir("example-policy").join("plugin.toml"),
+    )
+    .unwrap();
     let before = runtime.quick_compiles_started();
 
     // Both the watcher's early compile and the reload's load want these
@@ -271,7 +299,7 @@ fn watched_component_compiles_once() {
     .unwrap();
     std::fs::write(
         dest.join("plugin.wasm.partial"),
-        with_custom_section(bytes, b"0.2.0"),
+        with_custom_section(example_policy_bytes(), b"0.2.0"),
     )
     .unwrap();
     std::fs::rename(dest.join("plugin.wasm.partial"), dest.join("plugin.wasm")).unwrap();
@@ -289,22 +317,20 @@ fn watched_component_compiles_once() {
 
 #[test]
 fn watcher_compiles_new_component_early() {
-    let cache = tempfile::tempdir().unwrap();
-    let runtime = quick_runtime(cache.path());
-    let f = fixture_with(runtime.clone());
-    let _watcher = Watcher::start(f.sites.clone()).unwrap();
-    let bytes =
-        std::fs::read(switchboard::bundled::guest_dir("example-policy").join("plugin.wasm"))
-            .unwrap();
+    let Watched {
+        runtime,
+        fixture: f,
+        ..
+    } = &watched();
     let before = runtime.quick_compiles_started();
 
     // No site uses this plugin and no reload loads it, so only the
     // watcher's early compile can compile it.
-    let dest = plugins_dir(&f).join("unused-policy/0.1.0");
+    let dest = plugins_dir(f).join("unused-policy/0.1.0");
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::write(
         dest.join("plugin.wasm"),
-        with_custom_section(bytes, b"unused"),
+        with_custom_section(example_policy_bytes(), b"unused"),
     )
     .unwrap();
 

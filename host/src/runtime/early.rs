@@ -2,8 +2,8 @@
 //!
 //! A reload waits for the folder to be quiet before it loads anything, and
 //! the quick (Winch) compile of new bytes is most of what it waits for after
-//! that. So the watcher starts compiling a `.wasm` file as soon as it sees
-//! the file change, and the reload that follows finds the compile running or
+//! that. So the watcher starts compiling a `.wasm` file as soon as it
+//! detects a change to the file, and the reload that follows finds the compile running or
 //! finished under the file's SHA-256 and waits for it instead of starting
 //! another. Both callers go through [`QuickCompiles::get_or_compile`], so
 //! the same bytes are never compiled twice at once.
@@ -40,7 +40,7 @@ struct Entry {
 
 impl QuickCompiles {
     /// Returns the compile of `bytes`, whose hex SHA-256 is `sha256`. The
-    /// first caller for a hash compiles on its own thread. A caller that
+    /// first caller for a hash compiles on the calling thread. A caller that
     /// comes while that compile runs waits for it, and one that comes
     /// later gets the kept result.
     pub(super) fn get_or_compile(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> Outcome {
@@ -74,8 +74,8 @@ impl QuickCompiles {
         }
 
         if entries.len() == KEPT {
-            // A caller still waiting on the oldest entry holds its own
-            // reference to the cell, so dropping it here is safe.
+            // A caller still waiting on the oldest entry keeps its own
+            // reference to the cell, so dropping the entry here is safe.
             entries.pop_front();
         }
         let outcome = Arc::new(OnceLock::new());

@@ -27,8 +27,8 @@ pub struct Watcher {
         notify::RecommendedWatcher,
         notify_debouncer_full::RecommendedCache,
     >,
-    /// Sees component files change without the debounce, to start their
-    /// compile early (see [`Runtime::compile_early`]).
+    /// A watcher without debounce that starts the compile of changed
+    /// component files early (see [`Runtime::compile_early`]).
     _early: notify::RecommendedWatcher,
 }
 
@@ -129,8 +129,8 @@ fn send_components(event: &notify::Event, sender: &Sender<PathBuf>) {
     }
 }
 
-/// Plugin folders are `<plugin>/<version>/`, so a new folder holds its
-/// components at most this many levels down.
+/// Folders searched below a new folder. A new `<plugin>/` folder has its
+/// components one level down, in `<version>/`; the second level is spare.
 const SEARCH_DEPTH: usize = 2;
 
 fn send_components_in(dir: &std::path::Path, sender: &Sender<PathBuf>, depth: usize) {

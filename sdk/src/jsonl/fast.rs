@@ -1,8 +1,8 @@
 //! A reader for the usual shape of a bare work-item line.
 //!
 //! serde_json spent about 7,500 instructions (counted with callgrind) on a
-//! 330-byte item line, and this reader about 4,600. It reads only lines
-//! whose meaning is plain: a bare object with known keys, each at most
+//! 330-byte item line, and this reader about 4,600. It reads only lines of
+//! a plain shape: a bare object with known keys, each at most
 //! once, string values without escapes or control characters, plain
 //! integers and `null`. On anything else it returns `None`, and the caller
 //! reads the line with serde, which accepts it or reports the error. So the

@@ -102,9 +102,9 @@ pub struct AttributeRef<'a> {
 }
 
 impl RouteLine<'_> {
-    /// The routing view of the item, numbered `key`, with its provider
-    /// references resolved to roster ids the way the engine resolves them;
-    /// a reference that matches nobody becomes `None`.
+    /// Builds the routing view of the item, numbered `key`, with its provider
+    /// references resolved to roster ids the way the engine resolves them.
+    /// A reference that matches no person on the roster becomes `None`.
     pub fn route_item(&self, site: &Site, key: u64) -> RouteItem {
         RouteItem {
             key,
