@@ -27,6 +27,8 @@ const POLICY_GUESTS: &[(&str, &str)] = &[
     ("previsit-prep", "policies/prep"),
     ("hostile-policy", "tests/guests/hostile-policy"),
     ("old-interface", "tests/guests/old-interface"),
+    ("plain-policy", "tests/guests/plain-policy"),
+    ("garbled-policy", "tests/guests/garbled-policy"),
 ];
 
 const CONNECTOR_GUESTS: &[(&str, &str)] = &[

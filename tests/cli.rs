@@ -68,6 +68,19 @@ fn plugin_check_prints_identity() {
         "{stdout}"
     );
     assert!(stdout.contains("sha256     "), "{stdout}");
+    assert!(stdout.contains("routing    policy-packed"), "{stdout}");
+}
+
+#[test]
+fn plugin_check_names_the_typed_routing_path() {
+    let output = switchboard(&["plugin", "check", &guest("plain-policy")]);
+
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains("routing    policy-api (typed records)"),
+        "{stdout}"
+    );
 }
 
 #[test]

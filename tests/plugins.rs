@@ -1,12 +1,18 @@
 //! Loading plugins: every built guest is a component exporting its world,
 //! and bad components or manifests are rejected with the reason.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use switchboard::config::{ConfigError, Limits, Manifest, PluginKind};
-use switchboard::runtime::{INTERFACE_VERSION, PluginError, PolicyPlugin};
+use switchboard::runtime::{INTERFACE_VERSION, LoadedPlugin, PluginError, PolicyPlugin, Runtime};
 use switchboard_sdk::cases::CaseFile;
-use switchboard_tests::{host_context, load_guest, runtime, workspace};
+use switchboard_sdk::{
+    Attribute, Category, Priority, ResultFlag, RouteContext, RouteItem, Timestamp,
+};
+use switchboard_tests::{
+    host_context, load_guest, monday_morning, runtime, sample_site, workspace,
+};
 
 /// The component-model layer in the preamble: core modules have version 1
 /// and layer 0; components have layer 1.
@@ -20,6 +26,8 @@ fn built_guests_are_components_of_their_world() {
     let expected = [
         ("example-policy", PluginKind::Policy),
         ("hostile-policy", PluginKind::Policy),
+        ("plain-policy", PluginKind::Policy),
+        ("garbled-policy", PluginKind::Policy),
         ("hostile-connector", PluginKind::Connector),
     ];
 
@@ -291,5 +299,171 @@ fn connector_without_egress_is_denied() {
         batch.rejects[0].message.contains("denied"),
         "{}",
         batch.rejects[0].message
+    );
+}
+
+/// Configures `loaded` for the case file's site and table.
+fn case_policy(runtime: &Runtime, loaded: LoadedPlugin, file: &CaseFile) -> PolicyPlugin {
+    let site = switchboard_sdk::site::parse_site(&file.site_text).unwrap();
+    let plugin = loaded.manifest.name.clone();
+    PolicyPlugin::new(
+        runtime,
+        loaded,
+        host_context("lakeview", &plugin, file.now),
+        &site,
+        &file.config_text,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()))
+}
+
+/// Items of every category, flag and priority, with and without each
+/// optional field, and attributes with non-ASCII text, so that every part
+/// of the packed layout is crossed.
+fn varied_items(people: &[&str]) -> Vec<RouteItem> {
+    (0..180u64)
+        .map(|k| {
+            let n = k as usize;
+            let person = |offset: usize| {
+                (n % (people.len() + 1) != offset)
+                    .then(|| people[(n + offset) % people.len()].to_string())
+            };
+            RouteItem {
+                key: k + 1,
+                category: Category::ALL[n % Category::ALL.len()],
+                flag: ResultFlag::ALL[n / 9 % ResultFlag::ALL.len()],
+                priority: Priority::ALL[n / 4 % Priority::ALL.len()],
+                created: Timestamp(1_775_570_400_000 - k as i64 * 3_600_000),
+                due: n.is_multiple_of(3).then_some(Timestamp(1_775_600_000_000)),
+                patient: (!n.is_multiple_of(5)).then(|| format!("Patient/p-{k}")),
+                ordering: person(0),
+                rendering: person(1),
+                pcp: person(2),
+                attributes: (0..n % 4)
+                    .map(|a| Attribute {
+                        key: ["urgent", "loinc", "médication", "form"][a].to_string(),
+                        value: format!("v{}-ü", n * a),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The table policy exports `policy-packed`. Routing the same items
+/// through it and through the typed `policy-api.route` of the same
+/// component gives the same outcomes, and both pass every case file.
+#[test]
+fn packed_and_typed_routing_agree() {
+    let runtime = runtime();
+    let loaded = load_guest(&runtime, "table-policy");
+    assert!(loaded.packed_route, "the SDK exports policy-packed");
+    let mut typed_only = loaded.clone();
+    typed_only.packed_route = false;
+
+    let cases_dir = workspace().join("policies/table/cases");
+    let mut checked = 0;
+    let mut rules = BTreeSet::new();
+    for name in ["defaults.toml", "balance.toml", "cel.toml", "strict.toml"] {
+        let file = CaseFile::load(&cases_dir.join(name)).unwrap();
+        let packed = case_policy(&runtime, loaded.clone(), &file);
+        let typed = case_policy(&runtime, typed_only.clone(), &file);
+
+        for case in &file.cases {
+            let one = std::slice::from_ref(&case.item);
+            let from_packed = packed.route(one, &case.context).unwrap();
+            let from_typed = typed.route(one, &case.context).unwrap();
+            assert_eq!(from_packed, from_typed, "{name}: {}", case.name);
+            if let Err(mismatch) = case.check(&from_packed[0]) {
+                panic!("{name}: {mismatch:?}");
+            }
+            checked += 1;
+        }
+
+        let site = switchboard_sdk::site::parse_site(&file.site_text).unwrap();
+        let people: Vec<&str> = site.people.iter().map(|p| p.id.as_str()).collect();
+        let items = varied_items(&people);
+        let context = &file.cases[0].context;
+        let from_packed = packed.route(&items, context).unwrap();
+        assert_eq!(
+            from_packed,
+            typed.route(&items, context).unwrap(),
+            "{name}: varied batch"
+        );
+        for outcome in &from_packed {
+            match outcome {
+                Ok(a) => rules.insert(a.rule.clone()),
+                Err(e) => rules.insert(format!(
+                    "error {}",
+                    e.to_string().split(':').next().unwrap()
+                )),
+            };
+        }
+    }
+    assert!(checked >= 20, "only {checked} cases ran");
+    assert!(
+        rules.len() >= 8 && rules.iter().any(|r| r.starts_with("error")),
+        "the varied batches reached only {rules:?}"
+    );
+}
+
+/// A policy built from the WIT alone has no `policy-packed` export and is
+/// routed through `policy-api.route`.
+#[test]
+fn policy_without_packed_export_routes_typed() {
+    let runtime = runtime();
+    let loaded = load_guest(&runtime, "plain-policy");
+    assert!(!loaded.packed_route);
+    let (_, site) = sample_site();
+    let policy = PolicyPlugin::new(
+        &runtime,
+        loaded,
+        host_context("northside", "plain-policy", monday_morning()),
+        &site,
+        "",
+    )
+    .unwrap();
+    let item = |key, category, flag, ordering: Option<&str>| RouteItem {
+        key,
+        category,
+        flag,
+        priority: Priority::Urgent,
+        created: monday_morning(),
+        due: None,
+        patient: Some("Patient/1".into()),
+        ordering: ordering.map(str::to_string),
+        rendering: None,
+        pcp: None,
+        attributes: Vec::new(),
+    };
+    let items = [
+        item(1, Category::Refill, ResultFlag::None, None),
+        item(2, Category::Result, ResultFlag::Normal, None),
+        item(3, Category::Result, ResultFlag::Critical, Some("dr-lee")),
+        item(4, Category::VisitNote, ResultFlag::None, Some("dr-lee")),
+        item(5, Category::Form, ResultFlag::None, None),
+    ];
+    let context = RouteContext {
+        now: monday_morning(),
+        load: Vec::new(),
+    };
+
+    let outcomes = policy.route(&items, &context).unwrap();
+
+    let owners: Vec<_> = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(a) => format!("{} {:?} {}", a.role, a.person, a.rule),
+            Err(e) => e.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            "ma None refills",
+            "rn None normal-results",
+            "physician Some(\"dr-lee\") other-results",
+            "invalid item: item 4 has no provider on the roster",
+            "front-desk None everything-else",
+        ]
     );
 }

@@ -2,7 +2,7 @@
 //! keeps serving, and another site's plugin keeps routing.
 
 use switchboard::runtime::{PluginError, PolicyPlugin, Runtime, RuntimeOptions};
-use switchboard_sdk::{Attribute, Category, RouteContext, RouteItem, Site};
+use switchboard_sdk::{Attribute, Category, RouteContext, RouteError, RouteItem, Site};
 use switchboard_tests::{host_context, load_guest, monday_morning, runtime, sample_site};
 
 fn item(key: u64, hostile: Option<&str>) -> RouteItem {
@@ -157,7 +157,7 @@ fn deep_recursion_overflows_stack() {
 fn oversized_result_is_discarded() {
     assert_contained(
         "oversize",
-        |e| matches!(e, PluginError::OutputTooLarge { call: "route", limit, .. } if *limit == 4 << 20),
+        |e| matches!(e, PluginError::OutputTooLarge { call: "route", limit, .. } if *limit == 512 << 10),
     );
 }
 
@@ -202,4 +202,102 @@ fn batch_keeps_order_and_count() {
             .iter()
             .all(|o| o.as_ref().is_ok_and(|a| a.rule == "ok"))
     );
+}
+
+/// Routes one item through `garbled-policy` configured with `mode`, twice,
+/// and checks each call fails with `check`, the bad instance is replaced
+/// each time, and another site's policy keeps routing.
+fn assert_unreadable_rejected(mode: &str, check: impl Fn(&PluginError) -> bool) {
+    let runtime = runtime();
+    let (_, site) = sample_site();
+    let victim = PolicyPlugin::new(
+        &runtime,
+        load_guest(&runtime, "garbled-policy"),
+        host_context("northside", "garbled-policy", monday_morning()),
+        &site,
+        mode,
+    )
+    .expect("the garbled policy configures");
+    assert!(victim.loaded().packed_route);
+    let neighbour = hostile_plugin(&runtime, Compiler::Cranelift, &site, "southside");
+
+    for key in [1, 2] {
+        let error = victim
+            .route(&[item(key, None)], &context())
+            .expect_err("the unreadable result fails the call");
+        assert!(check(&error), "mode {mode}: unexpected error {error}");
+        assert!(error.is_call_failure(), "mode {mode}: {error}");
+    }
+    let other = neighbour
+        .route(&[item(3, None)], &context())
+        .expect("the other site keeps routing");
+    assert!(other[0].is_ok());
+    let (_, failures, instances) = victim.stats.snapshot();
+    assert_eq!(failures, 2);
+    assert_eq!(
+        instances, 2,
+        "the instance was replaced after the first failure"
+    );
+}
+
+fn unreadable_at(error: &PluginError, offset: usize, problem: &str) -> bool {
+    matches!(
+        error,
+        PluginError::Unreadable { call: "route", message, .. }
+            if *message == format!("packed outcomes unreadable at byte {offset}: {problem}")
+    )
+}
+
+#[test]
+fn unknown_outcome_tag_is_rejected() {
+    assert_unreadable_rejected("bad-tag", |e| {
+        unreadable_at(e, 5, "outcome tag 9, expected 0 to 3")
+    });
+}
+
+#[test]
+fn bytes_after_the_last_outcome_are_rejected() {
+    assert_unreadable_rejected("trailing", |e| {
+        unreadable_at(e, 11, "1 bytes follow the last record")
+    });
+}
+
+#[test]
+fn impossible_outcome_count_is_rejected() {
+    assert_unreadable_rejected("huge-count", |e| {
+        unreadable_at(e, 1, "count 4000000000 cannot fit in the 0 bytes left")
+    });
+}
+
+#[test]
+fn too_few_packed_outcomes_are_rejected() {
+    assert_unreadable_rejected("too-few", |e| {
+        matches!(
+            e,
+            PluginError::BadResult {
+                call: "route",
+                expected: 1,
+                got: 0,
+                ..
+            }
+        )
+    });
+}
+
+#[test]
+fn well_formed_packed_outcome_is_used() {
+    let runtime = runtime();
+    let (_, site) = sample_site();
+    let policy = PolicyPlugin::new(
+        &runtime,
+        load_guest(&runtime, "garbled-policy"),
+        host_context("northside", "garbled-policy", monday_morning()),
+        &site,
+        "well-formed",
+    )
+    .unwrap();
+
+    let outcomes = policy.route(&[item(1, None)], &context()).unwrap();
+
+    assert_eq!(outcomes, [Err(RouteError::NoMatch("x".into()))]);
 }

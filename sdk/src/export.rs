@@ -1,7 +1,8 @@
 //! The export macros. They expand to nothing outside WebAssembly, so a plugin
 //! crate builds and runs its tests natively with the same source.
 
-/// Exports a [`crate::Policy`] implementation as the component's `policy` world.
+/// Exports a [`crate::Policy`] implementation as the component's
+/// `packed-policy` world: `policy-api`, and `policy-packed` for routing.
 ///
 /// ```ignore
 /// struct MyPolicy;
@@ -60,7 +61,13 @@ macro_rules! export_policy {
                 }
             }
 
-            $crate::__export_policy_impl!(__Export with_types_in $crate::guest::policy);
+            impl __b::exports::switchboard::plugin::policy_packed::Guest for __Export {
+                fn route(items: ::std::vec::Vec<u8>, context: __b::switchboard::plugin::types::RouteContext) -> ::std::vec::Vec<u8> {
+                    __b::route_packed(&items, context, |items, context| __with(|p| <$ty as $crate::Policy>::route_batch(p, items, context)))
+                }
+            }
+
+            $crate::__export_packed_policy_impl!(__Export with_types_in $crate::guest::policy);
         };
     };
 }

@@ -148,10 +148,10 @@ macro_rules! type_conversions {
 #[doc(hidden)]
 pub mod policy {
     wit_bindgen::generate!({
-        world: "policy",
+        world: "packed-policy",
         path: "wit",
         pub_export_macro: true,
-        export_macro_name: "__export_policy_world",
+        export_macro_name: "__export_packed_policy_world",
         default_bindings_module: "::switchboard_sdk::guest::policy",
     });
 
@@ -245,6 +245,27 @@ pub mod policy {
             Err(sdk::RouteError::NoOwner(m)) => Err(wit::RouteError::NoOwner(m)),
             Err(sdk::RouteError::InvalidItem(m)) => Err(wit::RouteError::InvalidItem(m)),
         }
+    }
+
+    /// Serves `policy-packed.route`: unpacks the items, routes them with
+    /// `route`, and packs the outcomes.
+    ///
+    /// # Panics
+    ///
+    /// When the host's bytes do not fit the layout: a host and SDK that
+    /// disagree about it, which no retry can fix. The trap names the byte.
+    pub fn route_packed(
+        items: &[u8],
+        context: wit::RouteContext,
+        route: impl FnOnce(&[sdk::RouteItem], &sdk::RouteContext) -> Vec<crate::packed::Outcome>,
+    ) -> Vec<u8> {
+        let items = crate::packed::unpack_items(items)
+            .unwrap_or_else(|error| panic!("the host sent {error}"));
+        let outcomes = route(&items, &route_context(context));
+
+        let mut packed = Vec::new();
+        crate::packed::pack_outcomes(&outcomes, &mut packed);
+        packed
     }
 
     /// Converts one generated open item.

@@ -17,6 +17,7 @@ pub mod connector;
 mod export;
 pub mod host;
 pub mod jsonl;
+pub mod packed;
 pub mod policy;
 pub mod site;
 pub mod types;

@@ -16,6 +16,14 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     outln!("plugin     {} {}", m.name, m.version)?;
     outln!("world      {}", m.kind.as_str())?;
     outln!("interface  switchboard:plugin@{}", plugin.interface)?;
+    if m.kind == crate::config::PluginKind::Policy {
+        let path = if plugin.packed_route {
+            "policy-packed (one copy of each batch each way)"
+        } else {
+            "policy-api (typed records)"
+        };
+        outln!("routing    {path}")?;
+    }
     outln!("sha256     {}", plugin.sha256)?;
     outln!(
         "limits     route {} ms, calls {} ms, connector calls {} ms, memory {} MiB, output {} KiB",

@@ -419,6 +419,9 @@ pub mod borrowed {
     /// The `route` parameters, borrowed from a batch.
     pub type RouteParams<'a> = (&'a [RouteItemRef<'a>], &'a RouteContextRef<'a>);
 
+    /// The `policy-packed.route` parameters: packed items and the context.
+    pub type PackedParams<'a> = (&'a [u8], &'a RouteContextRef<'a>);
+
     /// The `route` results.
     pub type RouteResults = (Vec<Result<wit::Assignment, wit::RouteError>>,);
 

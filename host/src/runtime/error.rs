@@ -133,6 +133,18 @@ pub enum PluginError {
         /// The cap.
         limit: u64,
     },
+    /// A call returned bytes that do not fit the layout of its interface.
+    #[error(
+        "plugin {plugin} call {call} returned output the host cannot read ({message}); the result was discarded"
+    )]
+    Unreadable {
+        /// Plugin name.
+        plugin: String,
+        /// Export called.
+        call: &'static str,
+        /// What was wrong, and at which byte.
+        message: String,
+    },
     /// A call returned the wrong number of results.
     #[error("plugin {plugin} call {call} returned {got} results for {expected} inputs")]
     BadResult {
@@ -159,6 +171,7 @@ impl PluginError {
                 | PluginError::Trap { .. }
                 | PluginError::OutputTooLarge { .. }
                 | PluginError::BadResult { .. }
+                | PluginError::Unreadable { .. }
         )
     }
 }

@@ -56,6 +56,9 @@ pub struct LoadedPlugin {
     pub pre: Pre,
     /// Whether the compiled form came from the cache.
     pub from_cache: bool,
+    /// Whether the component exports `policy-packed`, which routing then
+    /// uses instead of `policy-api.route`.
+    pub packed_route: bool,
     /// For a component compiled with Winch, the Cranelift form once the
     /// background compile has finished; `None` when `pre` is already the
     /// Cranelift form.
@@ -327,6 +330,7 @@ impl Runtime {
         Ok(LoadedPlugin {
             manifest: Arc::new(manifest),
             sha256,
+            packed_route: exports_interface(component, &tier.engine, "policy-packed", &interface),
             interface,
             limits,
             pre,
@@ -438,6 +442,21 @@ fn exported_world(
             format!("component exporting {}", found.join(", "))
         },
     })
+}
+
+/// True when the component exports `interface` of the package at
+/// `version`.
+fn exports_interface(
+    component: &Component,
+    engine: &wasmtime::Engine,
+    interface: &str,
+    version: &str,
+) -> bool {
+    let wanted = format!("{PACKAGE_PREFIX}{interface}@{version}");
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(export, _)| export == wanted)
 }
 
 fn check_world(

@@ -14,11 +14,13 @@ use super::instance::{CallStats, Live, SlotRef, new_store, run_call, with_live};
 use super::load::{INTERFACE_VERSION, LoadedPlugin, PACKAGE_PREFIX, Pre};
 use super::state::{HostContext, PluginState};
 
-/// A policy instance's generated bindings, and its `route` export, which
-/// [`PolicyPlugin::route`] calls with borrowed arguments.
+/// A policy instance's generated bindings and its routing exports.
+/// [`PolicyPlugin::route`] calls `policy-packed.route` when the component
+/// exports it and `policy-api.route`, with borrowed arguments, otherwise.
 pub(super) struct PolicyExports {
     api: Policy,
     route: Func,
+    packed: Option<Func>,
 }
 
 /// A policy instance slot for one site. Calls on one `PolicyPlugin` are
@@ -155,40 +157,101 @@ impl PolicyPlugin {
     /// # Errors
     ///
     /// A call failure ([`PluginError::is_call_failure`]) when the policy
-    /// trapped, overran or returned too much; no item was routed.
+    /// trapped, overran, or returned too much or something unreadable; no
+    /// item was routed.
     pub fn route(
         &self,
         items: &[sdk::RouteItem],
         context: &sdk::RouteContext,
-    ) -> Result<Vec<Result<sdk::Assignment, sdk::RouteError>>, PluginError> {
-        let attributes = borrowed::attributes(items);
-        let wit_items = borrowed::items(items, &attributes);
+    ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
         let load = borrowed::load(context);
         let wit_context = borrowed::context(context, &load);
-        let limit_ms = self.loaded.limits.route_ms;
-
-        let outcomes = self.with_live(
-            "route",
-            limit_ms,
-            |store, b| {
-                let route = b
-                    .route
-                    .typed::<borrowed::RouteParams<'_>, borrowed::RouteResults>(&*store)?;
-                let (outcomes,) = route.call(store, (&wit_items, &wit_context))?;
-                Ok(outcomes)
-            },
-            |r| r.iter().map(bindings::outcome_size).sum(),
-        )?;
+        let outcomes = if self.loaded.packed_route {
+            self.route_packed(items, &wit_context)?
+        } else {
+            self.route_typed(items, &wit_context)?
+        };
 
         if outcomes.len() != items.len() {
-            return Err(PluginError::BadResult {
+            return Err(self.discard_live(PluginError::BadResult {
                 plugin: self.name().to_string(),
                 call: "route",
                 expected: items.len(),
                 got: outcomes.len(),
-            });
+            }));
         }
+        Ok(outcomes)
+    }
+
+    /// Routes through `policy-packed.route`: one copy of the batch into the
+    /// guest and one copy of the outcomes out.
+    fn route_packed(
+        &self,
+        items: &[sdk::RouteItem],
+        context: &borrowed::RouteContextRef<'_>,
+    ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
+        let mut packed = Vec::new();
+        sdk::packed::pack_items(items, &mut packed);
+
+        let bytes = self.with_live(
+            "route",
+            self.loaded.limits.route_ms,
+            |store, b| {
+                let export = b.packed.as_ref().ok_or_else(|| {
+                    wasmtime::format_err!("the instance lost its policy-packed export")
+                })?;
+                let route = export.typed::<borrowed::PackedParams<'_>, (Vec<u8>,)>(&*store)?;
+                let (bytes,) = route.call(store, (packed.as_slice(), context))?;
+                Ok(bytes)
+            },
+            Vec::len,
+        )?;
+
+        sdk::packed::unpack_outcomes(&bytes).map_err(|error| {
+            self.discard_live(PluginError::Unreadable {
+                plugin: self.name().to_string(),
+                call: "route",
+                message: error.to_string(),
+            })
+        })
+    }
+
+    /// Routes through `policy-api.route`, for components without the packed
+    /// export.
+    fn route_typed(
+        &self,
+        items: &[sdk::RouteItem],
+        context: &borrowed::RouteContextRef<'_>,
+    ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
+        let attributes = borrowed::attributes(items);
+        let wit_items = borrowed::items(items, &attributes);
+
+        let outcomes = self.with_live(
+            "route",
+            self.loaded.limits.route_ms,
+            |store, b| {
+                let route = b
+                    .route
+                    .typed::<borrowed::RouteParams<'_>, borrowed::RouteResults>(&*store)?;
+                let (outcomes,) = route.call(store, (&wit_items, context))?;
+                Ok(outcomes)
+            },
+            |r| r.iter().map(bindings::outcome_size).sum(),
+        )?;
         Ok(outcomes.into_iter().map(bindings::outcome_in).collect())
+    }
+
+    /// Drops the live instance after a result the host could not use, so
+    /// that the next call starts a fresh one, as after a trap. Returns
+    /// `error` for the caller to raise.
+    fn discard_live(&self, error: PluginError) -> PluginError {
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        tracing::warn!(site = self.host.site, plugin = self.name(), call = "route", %error, "plugin call failed; instance discarded");
+        error
     }
 
     /// Asks the policy for the nudges due at `now`.
@@ -253,21 +316,27 @@ fn instantiate_exports(
 ) -> wasmtime::Result<PolicyExports> {
     let instance = pre.instance_pre().instantiate(&mut *store)?;
     let api = Policy::new(&mut *store, &instance)?;
-    let route = route_export(store, &instance)?;
-    Ok(PolicyExports { api, route })
+    let missing = || wasmtime::format_err!("the component does not export policy-api#route");
+    let route = route_export(store, &instance, "policy-api").ok_or_else(missing)?;
+    let packed = route_export(store, &instance, "policy-packed");
+    if let Some(packed) = &packed {
+        // Checked once here, so that a wrong signature rejects the candidate
+        // instead of failing every batch.
+        packed
+            .typed::<borrowed::PackedParams<'_>, (Vec<u8>,)>(&*store)
+            .map_err(|e| e.context("policy-packed#route has the wrong signature"))?;
+    }
+    Ok(PolicyExports { api, route, packed })
 }
 
+/// The `route` function of the component's `interface` export, if any.
 fn route_export(
     store: &mut wasmtime::Store<PluginState>,
     instance: &Instance,
-) -> wasmtime::Result<Func> {
-    let interface = format!("{PACKAGE_PREFIX}policy-api@{INTERFACE_VERSION}");
-    let missing = || wasmtime::format_err!("the component does not export {interface}#route");
-    let api = instance
-        .get_export_index(&mut *store, None, &interface)
-        .ok_or_else(missing)?;
-    let route = instance
-        .get_export_index(&mut *store, Some(&api), "route")
-        .ok_or_else(missing)?;
-    instance.get_func(&mut *store, route).ok_or_else(missing)
+    interface: &str,
+) -> Option<Func> {
+    let interface = format!("{PACKAGE_PREFIX}{interface}@{INTERFACE_VERSION}");
+    let api = instance.get_export_index(&mut *store, None, &interface)?;
+    let route = instance.get_export_index(&mut *store, Some(&api), "route")?;
+    instance.get_func(&mut *store, route)
 }

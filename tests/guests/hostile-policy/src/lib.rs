@@ -29,7 +29,7 @@ impl Policy for HostilePolicy {
             Some("recursion") => {
                 black_box(recurse(black_box(1)));
             }
-            Some("oversize") => reason = "x".repeat(8 << 20),
+            Some("oversize") => reason = "x".repeat(1 << 20),
             Some("slow") => {
                 let ms: i64 = item
                     .attribute("spin_ms")

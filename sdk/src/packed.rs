@@ -1,0 +1,757 @@
+//! The byte layout of the `policy-packed` interface: route items in, routing
+//! outcomes out.
+//!
+//! The layout is specified next to the interface in `wit/switchboard.wit`.
+//! The host packs items and unpacks outcomes; a component built with this
+//! SDK does the reverse. Both sides use this module, so they cannot drift
+//! apart.
+//!
+//! Unpacking checks everything: lengths against the bytes left, UTF-8,
+//! enum cases, tags, and that nothing follows the last record. The host
+//! reads outcomes from a plugin it does not trust, so a bad byte must give
+//! an error that says where, never a panic or a wrong outcome.
+
+use crate::types::{
+    Assignment, Attribute, Category, Priority, ResultFlag, RouteError, RouteItem, Timestamp,
+};
+
+/// The format byte that opens both layouts.
+pub const FORMAT: u8 = 1;
+
+/// Outcome tags, in the order of the layout.
+const TAG_ASSIGNMENT: u8 = 0;
+const TAG_NO_MATCH: u8 = 1;
+const TAG_NO_OWNER: u8 = 2;
+const TAG_INVALID_ITEM: u8 = 3;
+
+/// Bytes that cannot be read as the layout says.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("packed {what} unreadable at byte {offset}: {problem}")]
+pub struct PackedError {
+    /// `items` or `outcomes`.
+    pub what: &'static str,
+    /// Position of the first byte that could not be read.
+    pub offset: usize,
+    /// What was wrong there.
+    pub problem: String,
+}
+
+/// One routing outcome.
+pub type Outcome = Result<Assignment, RouteError>;
+
+/// Appends the packed form of `items` to `out`.
+///
+/// # Panics
+///
+/// When a batch has more than `u32::MAX` items, or a string or attribute
+/// list is longer than `u32::MAX`: far past any batch the host sends.
+pub fn pack_items(items: &[RouteItem], out: &mut Vec<u8>) {
+    out.reserve(5 + items.iter().map(packed_item_len).sum::<usize>());
+    out.push(FORMAT);
+    put_len(out, items.len());
+    for item in items {
+        out.extend_from_slice(&item.key.to_le_bytes());
+        out.extend_from_slice(&[item.category as u8, item.flag as u8, item.priority as u8]);
+        out.extend_from_slice(&item.created.0.to_le_bytes());
+        put_opt_time(out, item.due);
+        for text in [&item.patient, &item.ordering, &item.rendering, &item.pcp] {
+            put_opt_str(out, text.as_deref());
+        }
+        put_len(out, item.attributes.len());
+        for attribute in &item.attributes {
+            put_str(out, &attribute.key);
+            put_str(out, &attribute.value);
+        }
+    }
+}
+
+/// Reads the items that [`pack_items`] wrote.
+///
+/// # Errors
+///
+/// A [`PackedError`] naming the first byte that does not fit the layout.
+pub fn unpack_items(bytes: &[u8]) -> Result<Vec<RouteItem>, PackedError> {
+    Reader::new(bytes).read_all("items", Reader::items)
+}
+
+/// Appends the packed form of `outcomes` to `out`.
+///
+/// # Panics
+///
+/// As for [`pack_items`], on lengths past `u32::MAX`.
+pub fn pack_outcomes(outcomes: &[Outcome], out: &mut Vec<u8>) {
+    // Reserved exactly: a guest packs inside its memory cap, and a growing
+    // buffer would briefly need its old and new copies at once.
+    out.reserve(5 + outcomes.iter().map(packed_outcome_len).sum::<usize>());
+    out.push(FORMAT);
+    put_len(out, outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(assignment) => {
+                out.push(TAG_ASSIGNMENT);
+                put_str(out, &assignment.role);
+                put_opt_str(out, assignment.person.as_deref());
+                out.push(assignment.priority as u8);
+                put_opt_time(out, assignment.due);
+                put_str(out, &assignment.reason);
+                put_str(out, &assignment.rule);
+            }
+            Err(error) => {
+                let (tag, message) = match error {
+                    RouteError::NoMatch(m) => (TAG_NO_MATCH, m),
+                    RouteError::NoOwner(m) => (TAG_NO_OWNER, m),
+                    RouteError::InvalidItem(m) => (TAG_INVALID_ITEM, m),
+                };
+                out.push(tag);
+                put_str(out, message);
+            }
+        }
+    }
+}
+
+/// Reads the outcomes that [`pack_outcomes`] wrote.
+///
+/// # Errors
+///
+/// A [`PackedError`] naming the first byte that does not fit the layout.
+pub fn unpack_outcomes(bytes: &[u8]) -> Result<Vec<Outcome>, PackedError> {
+    Reader::new(bytes).read_all("outcomes", Reader::outcomes)
+}
+
+/// Bytes [`pack_items`] writes for `item`.
+fn packed_item_len(item: &RouteItem) -> usize {
+    let texts = [&item.patient, &item.ordering, &item.rendering, &item.pcp];
+    let optional: usize = texts
+        .iter()
+        .map(|t| 1 + t.as_ref().map_or(0, |t| 4 + t.len()))
+        .sum();
+    let attributes: usize = item
+        .attributes
+        .iter()
+        .map(|a| 8 + a.key.len() + a.value.len())
+        .sum();
+    28 + item.due.map_or(0, |_| 8) + optional - 4 + attributes
+}
+
+/// Bytes [`pack_outcomes`] writes for `outcome`.
+fn packed_outcome_len(outcome: &Outcome) -> usize {
+    match outcome {
+        Ok(a) => {
+            let person = a.person.as_ref().map_or(0, |p| 4 + p.len());
+            1 + 4
+                + a.role.len()
+                + 1
+                + person
+                + 1
+                + 1
+                + a.due.map_or(0, |_| 8)
+                + 4
+                + a.reason.len()
+                + 4
+                + a.rule.len()
+        }
+        Err(RouteError::NoMatch(m) | RouteError::NoOwner(m) | RouteError::InvalidItem(m)) => {
+            5 + m.len()
+        }
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).expect("packed lengths fit in 32 bits");
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_len(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => {
+            out.push(1);
+            put_str(out, text);
+        }
+        None => out.push(0),
+    }
+}
+
+fn put_opt_time(out: &mut Vec<u8>, time: Option<Timestamp>) {
+    match time {
+        Some(time) => {
+            out.push(1);
+            out.extend_from_slice(&time.0.to_le_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
+/// A cursor over packed bytes. A read that fails records what went wrong
+/// and where in `fault` and returns [`Stop`]; the caller turns the fault
+/// into a [`PackedError`] once. Keeping the error out of every `Result`
+/// keeps each read a bounds check and a load, which matters inside a
+/// component, where this runs for every item of every batch.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    fault: Option<(usize, Fault)>,
+}
+
+/// A read failed; the reader's `fault` says why.
+struct Stop;
+
+/// What a failed read found.
+enum Fault {
+    Short {
+        needed: usize,
+        left: usize,
+    },
+    Format(u8),
+    Count {
+        count: usize,
+        left: usize,
+    },
+    Option(u8),
+    Utf8,
+    Case {
+        name: &'static str,
+        code: u8,
+        cases: usize,
+    },
+    Tag(u8),
+    Trailing(usize),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Short { needed, left } => {
+                write!(f, "needs {needed} more bytes but only {left} are left")
+            }
+            Fault::Format(format) => write!(f, "format {format}, expected {FORMAT}"),
+            Fault::Count { count, left } => {
+                write!(f, "count {count} cannot fit in the {left} bytes left")
+            }
+            Fault::Option(byte) => write!(f, "option byte {byte}, expected 0 or 1"),
+            Fault::Utf8 => f.write_str("string is not valid UTF-8"),
+            Fault::Case { name, code, cases } => {
+                write!(f, "{name} {code}, expected below {cases}")
+            }
+            Fault::Tag(tag) => write!(f, "outcome tag {tag}, expected 0 to 3"),
+            Fault::Trailing(left) => write!(f, "{left} bytes follow the last record"),
+        }
+    }
+}
+
+type Read<T> = Result<T, Stop>;
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            at: 0,
+            fault: None,
+        }
+    }
+
+    /// Runs `read` over the whole input and checks nothing follows.
+    fn read_all<T>(
+        mut self,
+        what: &'static str,
+        read: impl FnOnce(&mut Self) -> Read<T>,
+    ) -> Result<T, PackedError> {
+        let value = read(&mut self).and_then(|value| {
+            let left = self.bytes.len() - self.at;
+            if left > 0 {
+                return self.fail(self.at, Fault::Trailing(left));
+            }
+            Ok(value)
+        });
+        value.map_err(|Stop| {
+            let (offset, fault) = self.fault.take().expect("a stopped read records its fault");
+            PackedError {
+                what,
+                offset,
+                problem: fault.to_string(),
+            }
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail<T>(&mut self, offset: usize, fault: Fault) -> Read<T> {
+        self.fault = Some((offset, fault));
+        Err(Stop)
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Read<&'a [u8]> {
+        match self.bytes.get(self.at..).and_then(|rest| rest.get(..n)) {
+            Some(taken) => {
+                self.at += n;
+                Ok(taken)
+            }
+            None => {
+                let left = self.bytes.len() - self.at;
+                self.fail(self.at, Fault::Short { needed: n, left })
+            }
+        }
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
+        let bytes = self.take(N)?;
+        Ok(bytes.try_into().expect("take returned N bytes"))
+    }
+
+    #[inline]
+    fn byte(&mut self) -> Read<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    #[inline]
+    fn u32(&mut self) -> Read<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    #[inline]
+    fn u64(&mut self) -> Read<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    #[inline]
+    fn time(&mut self) -> Read<Timestamp> {
+        Ok(Timestamp(i64::from_le_bytes(self.array()?)))
+    }
+
+    /// Reads the format byte and the record count.
+    fn header(&mut self) -> Read<u32> {
+        let format = self.byte()?;
+        if format != FORMAT {
+            return self.fail(0, Fault::Format(format));
+        }
+        self.u32()
+    }
+
+    /// `count`, just read, as a capacity, after checking that `count`
+    /// records of at least `min_size` bytes fit in what is left.
+    #[inline]
+    fn bounded_count(&mut self, count: u32, min_size: usize) -> Read<usize> {
+        let left = self.bytes.len() - self.at;
+        let count = count as usize;
+        if count.saturating_mul(min_size) > left {
+            return self.fail(self.at - 4, Fault::Count { count, left });
+        }
+        Ok(count)
+    }
+
+    #[inline]
+    fn present(&mut self) -> Read<bool> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => self.fail(self.at - 1, Fault::Option(other)),
+        }
+    }
+
+    #[inline]
+    fn string(&mut self) -> Read<String> {
+        let len = self.u32()? as usize;
+        let start = self.at;
+        let bytes = self.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(error) => self.fail(start + error.valid_up_to(), Fault::Utf8),
+        }
+    }
+
+    #[inline]
+    fn opt_string(&mut self) -> Read<Option<String>> {
+        if self.present()? {
+            self.string().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    #[inline]
+    fn opt_time(&mut self) -> Read<Option<Timestamp>> {
+        if self.present()? {
+            self.time().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    #[inline]
+    fn case<T: Copy>(&mut self, all: &[T], name: &'static str) -> Read<T> {
+        let code = self.byte()?;
+        match all.get(code as usize) {
+            Some(case) => Ok(*case),
+            None => {
+                let cases = all.len();
+                self.fail(self.at - 1, Fault::Case { name, code, cases })
+            }
+        }
+    }
+
+    fn items(&mut self) -> Read<Vec<RouteItem>> {
+        let count = self.header()?;
+        // Every item takes at least 28 bytes, so a count the bytes cannot
+        // hold fails here instead of reserving memory for it.
+        let mut items = Vec::with_capacity(self.bounded_count(count, 28)?);
+        for _ in 0..count {
+            items.push(self.item()?);
+        }
+        Ok(items)
+    }
+
+    fn item(&mut self) -> Read<RouteItem> {
+        let key = self.u64()?;
+        let category = self.case(Category::ALL, "category")?;
+        let flag = self.case(ResultFlag::ALL, "result-flag")?;
+        let priority = self.case(Priority::ALL, "priority")?;
+        let created = self.time()?;
+        let due = self.opt_time()?;
+        let patient = self.opt_string()?;
+        let ordering = self.opt_string()?;
+        let rendering = self.opt_string()?;
+        let pcp = self.opt_string()?;
+
+        let count = self.u32()?;
+        let mut attributes = Vec::with_capacity(self.bounded_count(count, 8)?);
+        for _ in 0..count {
+            let key = self.string()?;
+            let value = self.string()?;
+            attributes.push(Attribute { key, value });
+        }
+
+        Ok(RouteItem {
+            key,
+            category,
+            flag,
+            priority,
+            created,
+            due,
+            patient,
+            ordering,
+            rendering,
+            pcp,
+            attributes,
+        })
+    }
+
+    fn outcomes(&mut self) -> Read<Vec<Outcome>> {
+        let count = self.header()?;
+        let mut outcomes = Vec::with_capacity(self.bounded_count(count, 5)?);
+        for _ in 0..count {
+            outcomes.push(self.outcome()?);
+        }
+        Ok(outcomes)
+    }
+
+    fn outcome(&mut self) -> Read<Outcome> {
+        let error = match self.byte()? {
+            TAG_ASSIGNMENT => return self.assignment().map(Ok),
+            TAG_NO_MATCH => RouteError::NoMatch,
+            TAG_NO_OWNER => RouteError::NoOwner,
+            TAG_INVALID_ITEM => RouteError::InvalidItem,
+            other => return self.fail(self.at - 1, Fault::Tag(other)),
+        };
+        self.string().map(|message| Err(error(message)))
+    }
+
+    fn assignment(&mut self) -> Read<Assignment> {
+        let role = self.string()?;
+        let person = self.opt_string()?;
+        let priority = self.case(Priority::ALL, "priority")?;
+        let due = self.opt_time()?;
+        let reason = self.string()?;
+        let rule = self.string()?;
+        Ok(Assignment {
+            role,
+            person,
+            priority,
+            due,
+            reason,
+            rule,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn item(key: u64) -> RouteItem {
+        RouteItem {
+            key,
+            category: Category::Result,
+            flag: ResultFlag::Abnormal,
+            priority: Priority::Stat,
+            created: Timestamp(1_767_225_600_000),
+            due: Some(Timestamp(-5)),
+            patient: Some("Patient/é-1".into()),
+            ordering: Some("dr-ames".into()),
+            rendering: None,
+            pcp: Some(String::new()),
+            attributes: vec![Attribute {
+                key: "loinc".into(),
+                value: "2093-3".into(),
+            }],
+        }
+    }
+
+    fn assignment() -> Assignment {
+        Assignment {
+            role: "physician".into(),
+            person: Some("dr-ames".into()),
+            priority: Priority::Urgent,
+            due: None,
+            reason: "rule abnormal: ordering physician".into(),
+            rule: "abnormal".into(),
+        }
+    }
+
+    #[test]
+    fn enum_codes_are_positions_in_wit_order() {
+        for (position, category) in Category::ALL.iter().enumerate() {
+            assert_eq!(*category as u8 as usize, position);
+        }
+        for (position, flag) in ResultFlag::ALL.iter().enumerate() {
+            assert_eq!(*flag as u8 as usize, position);
+        }
+        for (position, priority) in Priority::ALL.iter().enumerate() {
+            assert_eq!(*priority as u8 as usize, position);
+        }
+    }
+
+    #[test]
+    fn an_item_packs_to_the_documented_bytes() {
+        let mut item = item(7);
+        item.patient = None;
+        item.ordering = Some("ab".into());
+        item.pcp = None;
+        item.attributes.truncate(0);
+        let mut bytes = Vec::new();
+        pack_items(&[item], &mut bytes);
+
+        let mut expected = vec![1, 1, 0, 0, 0];
+        expected.extend_from_slice(&7u64.to_le_bytes());
+        expected.extend_from_slice(&[1, 2, 3]);
+        expected.extend_from_slice(&1_767_225_600_000i64.to_le_bytes());
+        expected.push(1);
+        expected.extend_from_slice(&(-5i64).to_le_bytes());
+        expected.extend_from_slice(&[0, 1, 2, 0, 0, 0, b'a', b'b', 0, 0]);
+        expected.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn an_error_outcome_packs_to_the_documented_bytes() {
+        let mut bytes = Vec::new();
+        pack_outcomes(&[Err(RouteError::NoOwner("x".into()))], &mut bytes);
+        assert_eq!(bytes, [1, 1, 0, 0, 0, 2, 1, 0, 0, 0, b'x']);
+    }
+
+    #[test]
+    fn items_and_outcomes_survive_a_round_trip() {
+        let items = vec![item(1), item(u64::MAX)];
+        let mut bytes = Vec::new();
+        pack_items(&items, &mut bytes);
+        assert_eq!(unpack_items(&bytes).unwrap(), items);
+
+        let outcomes = vec![
+            Ok(assignment()),
+            Err(RouteError::NoMatch("no rule".into())),
+            Err(RouteError::InvalidItem(String::new())),
+        ];
+        let mut bytes = Vec::new();
+        pack_outcomes(&outcomes, &mut bytes);
+        assert_eq!(unpack_outcomes(&bytes).unwrap(), outcomes);
+    }
+
+    #[test]
+    fn reserved_lengths_are_exact() {
+        let items = vec![
+            item(1),
+            RouteItem {
+                due: None,
+                attributes: Vec::new(),
+                ..item(2)
+            },
+        ];
+        let mut bytes = Vec::new();
+        pack_items(&items, &mut bytes);
+        assert_eq!(
+            bytes.len(),
+            5 + items.iter().map(packed_item_len).sum::<usize>()
+        );
+
+        let outcomes = vec![
+            Ok(assignment()),
+            Ok(Assignment {
+                person: None,
+                due: Some(Timestamp(1)),
+                ..assignment()
+            }),
+            Err(RouteError::NoOwner("nobody".into())),
+        ];
+        let mut bytes = Vec::new();
+        pack_outcomes(&outcomes, &mut bytes);
+        assert_eq!(
+            bytes.len(),
+            5 + outcomes.iter().map(packed_outcome_len).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_is_five_bytes() {
+        let mut bytes = Vec::new();
+        pack_outcomes(&[], &mut bytes);
+        assert_eq!(bytes, [1, 0, 0, 0, 0]);
+        assert_eq!(unpack_outcomes(&bytes).unwrap(), Vec::new());
+    }
+
+    fn outcome_bytes() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        pack_outcomes(&[Ok(assignment())], &mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn bad_bytes_are_named_by_offset() {
+        let cases: Vec<(Vec<u8>, usize, &str)> = vec![
+            (vec![], 0, "needs 1 more bytes but only 0 are left"),
+            (vec![2, 0, 0, 0, 0], 0, "format 2, expected 1"),
+            (
+                vec![1, 9, 0, 0, 0],
+                1,
+                "count 9 cannot fit in the 0 bytes left",
+            ),
+            (
+                vec![1, 1, 0, 0, 0, 4, 0, 0, 0, 0],
+                5,
+                "outcome tag 4, expected 0 to 3",
+            ),
+            (
+                vec![1, 1, 0, 0, 0, 1, 9, 0, 0, 0, b'x'],
+                10,
+                "needs 9 more bytes but only 1 are left",
+            ),
+            (
+                vec![1, 1, 0, 0, 0, 1, 2, 0, 0, 0, b'x', 0xff],
+                11,
+                "string is not valid UTF-8",
+            ),
+        ];
+        for (bytes, offset, problem) in cases {
+            let error = unpack_outcomes(&bytes).unwrap_err();
+            assert_eq!(
+                (error.offset, error.problem.as_str()),
+                (offset, problem),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_case_or_option_byte_is_rejected() {
+        let good = outcome_bytes();
+        // The tag is at 5 and the role "physician" takes 4 + 9 bytes, so
+        // the person's option byte is at 19.
+        let mut bad_option = good.clone();
+        bad_option[19] = 2;
+        let error = unpack_outcomes(&bad_option).unwrap_err();
+        assert_eq!(
+            (error.offset, error.problem.as_str()),
+            (19, "option byte 2, expected 0 or 1")
+        );
+
+        // The priority follows the person "dr-ames": 19 + 1 + 4 + 7.
+        let mut bad_priority = good.clone();
+        bad_priority[31] = 4;
+        let error = unpack_outcomes(&bad_priority).unwrap_err();
+        assert_eq!(
+            (error.offset, error.problem.as_str()),
+            (31, "priority 4, expected below 4")
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = outcome_bytes();
+        let end = bytes.len();
+        bytes.push(0);
+        let error = unpack_outcomes(&bytes).unwrap_err();
+        assert_eq!(error.offset, end);
+        assert_eq!(
+            error.to_string(),
+            format!("packed outcomes unreadable at byte {end}: 1 bytes follow the last record")
+        );
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9/é -]{0,12}"
+    }
+
+    fn any_item() -> impl Strategy<Value = RouteItem> {
+        (
+            any::<u64>(),
+            (
+                0..Category::ALL.len(),
+                0..ResultFlag::ALL.len(),
+                0..Priority::ALL.len(),
+            ),
+            (any::<i64>(), proptest::option::of(any::<i64>())),
+            proptest::array::uniform4(proptest::option::of(any_text())),
+            proptest::collection::vec((any_text(), any_text()), 0..4),
+        )
+            .prop_map(|(key, (c, f, p), (created, due), texts, attributes)| {
+                let [patient, ordering, rendering, pcp] = texts;
+                RouteItem {
+                    key,
+                    category: Category::ALL[c],
+                    flag: ResultFlag::ALL[f],
+                    priority: Priority::ALL[p],
+                    created: Timestamp(created),
+                    due: due.map(Timestamp),
+                    patient,
+                    ordering,
+                    rendering,
+                    pcp,
+                    attributes: attributes
+                        .into_iter()
+                        .map(|(key, value)| Attribute { key, value })
+                        .collect(),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_items_round_trip(items in proptest::collection::vec(any_item(), 0..8)) {
+            let mut bytes = Vec::new();
+            pack_items(&items, &mut bytes);
+            prop_assert_eq!(unpack_items(&bytes).unwrap(), items);
+        }
+
+        /// Cutting packed items anywhere short of the end is an error, never
+        /// a panic or a shorter batch.
+        #[test]
+        fn any_truncation_is_an_error(items in proptest::collection::vec(any_item(), 1..4), cut in 0usize..1000) {
+            let mut bytes = Vec::new();
+            pack_items(&items, &mut bytes);
+            let cut = cut % bytes.len();
+            prop_assert!(unpack_items(&bytes[..cut]).is_err());
+        }
+
+        /// Arbitrary bytes never panic the reader.
+        #[test]
+        fn any_bytes_are_read_or_rejected(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = unpack_outcomes(&bytes);
+            let _ = unpack_items(&bytes);
+        }
+    }
+}
