@@ -259,7 +259,8 @@ pub mod policy {
         context: wit::RouteContext,
         route: impl FnOnce(&[sdk::RouteItem], &sdk::RouteContext) -> Vec<crate::packed::Outcome>,
     ) -> Vec<u8> {
-        let items = crate::packed::unpack_items(items)
+        // SAFETY: the host packs the batch with `pack_items` from `&str`s.
+        let items = unsafe { crate::packed::unpack_items_from_host(items) }
             .unwrap_or_else(|error| panic!("the host sent {error}"));
         let outcomes = route(&items, &route_context(context));
 

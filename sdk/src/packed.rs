@@ -74,6 +74,27 @@ pub fn unpack_items(bytes: &[u8]) -> Result<Vec<RouteItem>, PackedError> {
     Reader::new(bytes).read_all("items", Reader::items)
 }
 
+/// Reads the items that [`pack_items`] wrote, like [`unpack_items`] but
+/// without checking that strings are UTF-8 in release builds.
+///
+/// A component uses this for the batch its host packed: the generated
+/// bindings of the typed interface trust the host's strings the same way.
+///
+/// # Errors
+///
+/// A [`PackedError`] naming the first byte that does not fit the layout.
+///
+/// # Safety
+///
+/// Every string in `bytes` must be valid UTF-8, as in any output of
+/// [`pack_items`].
+#[allow(unsafe_code)]
+pub unsafe fn unpack_items_from_host(bytes: &[u8]) -> Result<Vec<RouteItem>, PackedError> {
+    let mut reader = Reader::new(bytes);
+    reader.trusted = true;
+    reader.read_all("items", Reader::items)
+}
+
 /// Appends the packed form of `outcomes` to `out`.
 ///
 /// # Panics
@@ -195,6 +216,8 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     fault: Option<(usize, Fault)>,
+    /// Strings are known to be UTF-8 (see [`unpack_items_from_host`]).
+    trusted: bool,
 }
 
 /// A read failed; the reader's `fault` says why.
@@ -251,6 +274,7 @@ impl<'a> Reader<'a> {
             bytes,
             at: 0,
             fault: None,
+            trusted: false,
         }
     }
 
@@ -359,6 +383,12 @@ impl<'a> Reader<'a> {
         let len = self.u32()? as usize;
         let start = self.at;
         let bytes = self.take(len)?;
+        if self.trusted && !cfg!(debug_assertions) {
+            // SAFETY: `trusted` is set only by `unpack_items_from_host`,
+            // whose caller promises that every string is UTF-8.
+            #[allow(unsafe_code)]
+            return Ok(unsafe { String::from_utf8_unchecked(bytes.to_vec()) });
+        }
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
             Err(error) => self.fail(start + error.valid_up_to(), Fault::Utf8),
@@ -604,6 +634,23 @@ mod tests {
             bytes.len(),
             5 + outcomes.iter().map(packed_outcome_len).sum::<usize>()
         );
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn items_from_host_read_like_checked_items() {
+        let items = vec![item(1), item(2)];
+        let mut bytes = Vec::new();
+        pack_items(&items, &mut bytes);
+
+        // SAFETY: `pack_items` wrote every string from a `&str`.
+        let read = unsafe { unpack_items_from_host(&bytes) };
+
+        assert_eq!(read.unwrap(), items);
+        // SAFETY: the cut shortens the last string below its length
+        // prefix, so the read fails before converting it.
+        let short = unsafe { unpack_items_from_host(&bytes[..bytes.len() - 1]) };
+        assert!(short.is_err());
     }
 
     #[test]

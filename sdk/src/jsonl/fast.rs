@@ -14,25 +14,6 @@ use std::borrow::Cow;
 use super::{AttributeRef, RouteLine};
 use crate::types::{Category, EhrState, Priority, ResultFlag, Timestamp};
 
-/// The keys of a work item, in the order of the bits in `seen`.
-const KEYS: [&str; 15] = [
-    "external_id",
-    "version",
-    "category",
-    "flag",
-    "priority",
-    "state",
-    "title",
-    "patient",
-    "encounter",
-    "ordering",
-    "rendering",
-    "pcp",
-    "created",
-    "due",
-    "attributes",
-];
-
 /// Keys a line must have: `external_id`, `version`, `category`, `title`
 /// and `created`.
 const REQUIRED: u16 = 1 << 0 | 1 << 1 | 1 << 2 | 1 << 6 | 1 << 12;
@@ -67,7 +48,7 @@ pub(super) fn parse(text: &str) -> Option<RouteLine<'_>> {
     loop {
         let key = cursor.string()?;
         cursor.expect(b':')?;
-        let index = KEYS.iter().position(|k| *k == key)?;
+        let index = key_index(key)?;
         if seen & (1 << index) != 0 {
             return None;
         }
@@ -85,15 +66,39 @@ pub(super) fn parse(text: &str) -> Option<RouteLine<'_>> {
     (cursor.at == text.len() && seen & REQUIRED == REQUIRED).then_some(line)
 }
 
-/// Reads the value of key `KEYS[index]` into `line`.
+/// Returns the number of a work item's key: its bit in `seen` and its arm
+/// in [`read_value`]. A `match` compares lengths before bytes, where a
+/// search through a list would compare up to fifteen strings.
+fn key_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "external_id" => 0,
+        "version" => 1,
+        "category" => 2,
+        "flag" => 3,
+        "priority" => 4,
+        "state" => 5,
+        "title" => 6,
+        "patient" => 7,
+        "encounter" => 8,
+        "ordering" => 9,
+        "rendering" => 10,
+        "pcp" => 11,
+        "created" => 12,
+        "due" => 13,
+        "attributes" => 14,
+        _ => return None,
+    })
+}
+
+/// Reads the value of the key numbered `index` into `line`.
 fn read_value<'a>(cursor: &mut Cursor<'a>, index: usize, line: &mut RouteLine<'a>) -> Option<()> {
     match index {
         0 => line.external_id = Cow::Borrowed(cursor.string()?),
         1 => line.version = cursor.integer()?,
-        2 => line.category = named(Category::ALL, Category::as_str, cursor.string()?)?,
-        3 => line.flag = named(ResultFlag::ALL, ResultFlag::as_str, cursor.string()?)?,
-        4 => line.priority = named(Priority::ALL, Priority::as_str, cursor.string()?)?,
-        5 => line.state = named(EhrState::ALL, EhrState::as_str, cursor.string()?)?,
+        2 => line.category = cursor.string()?.parse().ok()?,
+        3 => line.flag = cursor.string()?.parse().ok()?,
+        4 => line.priority = cursor.string()?.parse().ok()?,
+        5 => line.state = cursor.string()?.parse().ok()?,
         6 => line.title = Cow::Borrowed(cursor.string()?),
         7 => line.patient = cursor.optional_string()?.map(Cow::Borrowed),
         8 => line.encounter = cursor.optional_string()?.map(Cow::Borrowed),
@@ -110,11 +115,6 @@ fn read_value<'a>(cursor: &mut Cursor<'a>, index: usize, line: &mut RouteLine<'a
         _ => line.attributes = attributes(cursor)?,
     }
     Some(())
-}
-
-/// Finds the case of a WIT enum whose name is `text`.
-fn named<T: Copy>(all: &[T], name: fn(T) -> &'static str, text: &str) -> Option<T> {
-    all.iter().copied().find(|case| name(*case) == text)
 }
 
 /// Reads `[{"key": "...", "value": "..."}, ...]`.
@@ -288,6 +288,34 @@ mod tests {
 
     fn serde(text: &str) -> Result<RouteLine<'_>, String> {
         serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Every key of a work item, in the order of its number.
+    const KEYS: [&str; 15] = [
+        "external_id",
+        "version",
+        "category",
+        "flag",
+        "priority",
+        "state",
+        "title",
+        "patient",
+        "encounter",
+        "ordering",
+        "rendering",
+        "pcp",
+        "created",
+        "due",
+        "attributes",
+    ];
+
+    #[test]
+    fn key_index_is_position_in_keys() {
+        for (position, key) in KEYS.iter().enumerate() {
+            assert_eq!(key_index(key), Some(position), "{key}");
+        }
+        assert_eq!(key_index("Title"), None);
+        assert_eq!(key_index(""), None);
     }
 
     #[test]
