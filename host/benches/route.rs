@@ -4,12 +4,13 @@
 //! Each measured item starts as a JSON line. It is read as
 //! `switchboard policy route` reads it (`jsonl::parse_route_line`), its
 //! provider references are resolved against the roster, and it is routed in
-//! batches of 256 (the engine's batch size). The
-//! component is called through `PolicyPlugin::route`, the native build
-//! through the `Policy` trait with the SDK's `MockHost` installed. The run
-//! also measures the parse and resolve step alone, so the routing share
-//! can be read off, and the cost of one CEL condition against its plain
-//! twin.
+//! batches of 256 (the engine's batch size). For the component each line is
+//! packed straight into the batch (`RouteLine::pack_route_item`) and routed
+//! with `PolicyPlugin::route_batch`, as the CLI does. The native build gets
+//! `RouteItem`s through the `Policy` trait with the SDK's `MockHost`
+//! installed. The run also measures the native path's input step alone
+//! (line to `RouteItem`s), so the routing share can be read off, and the
+//! cost of one CEL condition against its plain twin.
 //!
 //! Run with `cargo bench -p switchboard --bench route`. `ROUTE_ITEMS`
 //! (default 100,000) sets the items per round and `ROUTE_ROUNDS` (default
@@ -27,6 +28,7 @@ use std::time::Instant;
 use switchboard::config::SiteConfig;
 use switchboard::runtime::{LoadedPlugin, PolicyPlugin, Runtime};
 use switchboard_sdk::jsonl::parse_route_line;
+use switchboard_sdk::packed::Packer;
 use switchboard_sdk::testing::MockHost;
 use switchboard_sdk::{Assignment, PersonLoad, Policy, RouteContext, RouteError, RouteItem, Site};
 use table_policy::TablePolicy;
@@ -39,9 +41,10 @@ const BATCH: usize = 256;
 
 type Outcomes = Vec<Result<Assignment, RouteError>>;
 
-/// A routing function under measurement: routes a batch and returns how
-/// many items got an owner.
-type RouteFn<'a> = Box<dyn FnMut(&[RouteItem]) -> usize + 'a>;
+/// A routing function under measurement: reads a batch of lines, whose
+/// first item is numbered `first_key`, routes them and returns how many
+/// items got an owner.
+type RouteFn<'a> = Box<dyn FnMut(usize, &[String]) -> usize + 'a>;
 
 fn main() {
     if !common::begin(
@@ -102,9 +105,9 @@ fn main() {
         check_same_outcomes(&bench, &policy, &mut native);
 
         let [parse_ns, wasm_ns, native_ns] = bench.ns_per_item([
-            Box::new(|batch: &[RouteItem]| black_box(batch).len()),
-            Box::new(|batch: &[RouteItem]| count_routed(&policy.route(batch, &context).unwrap())),
-            Box::new(|batch: &[RouteItem]| count_routed(&native.route_batch(batch, &context))),
+            bench.parse_only(),
+            bench.through_wasm(&policy),
+            bench.natively(&mut native),
         ]);
         println!(
             "{label:<34} {wasm_ns:>12.0} {native_ns:>14.0} {:>7.2} {parse_ns:>12.0} {:>14.0} {:>14.0} {:>14.0}",
@@ -134,14 +137,10 @@ fn main() {
         let mut native_plain = native_policy(&site, &plain);
 
         let row = bench.ns_per_item([
-            Box::new(|batch: &[RouteItem]| count_routed(&wasm_cel.route(batch, &context).unwrap())),
-            Box::new(|batch: &[RouteItem]| {
-                count_routed(&wasm_plain.route(batch, &context).unwrap())
-            }),
-            Box::new(|batch: &[RouteItem]| count_routed(&native_cel.route_batch(batch, &context))),
-            Box::new(|batch: &[RouteItem]| {
-                count_routed(&native_plain.route_batch(batch, &context))
-            }),
+            bench.through_wasm(&wasm_cel),
+            bench.through_wasm(&wasm_plain),
+            bench.natively(&mut native_cel),
+            bench.natively(&mut native_plain),
         ]);
         println!(
             "{count:<10} {:>16.0} {:>16.0} {:>18.0} {:>18.0}",
@@ -206,12 +205,45 @@ impl Bench<'_> {
         let started = Instant::now();
         let mut routed = 0;
         for (index, chunk) in self.lines.chunks(BATCH).enumerate() {
-            let batch = self.parse_batch(index * BATCH, chunk);
-            routed += route(&batch);
+            routed += route(index * BATCH, chunk);
         }
         let elapsed = started.elapsed();
         black_box(routed);
         elapsed.as_nanos() as f64 / self.lines.len() as f64
+    }
+
+    /// Reads the lines into `RouteItem`s and routes nothing: the input step
+    /// of the native path.
+    fn parse_only(&self) -> RouteFn<'_> {
+        Box::new(|first_key, lines| black_box(self.parse_batch(first_key, lines)).len())
+    }
+
+    /// Routes through the component as `switchboard policy route` does:
+    /// each line is packed straight into the batch, with no `RouteItem`.
+    fn through_wasm<'p>(&'p self, policy: &'p PolicyPlugin) -> RouteFn<'p> {
+        let mut batch = Packer::new();
+        Box::new(move |first_key, lines| {
+            self.pack_batch(first_key, lines, &mut batch);
+            count_routed(&policy.route_batch(&mut batch, self.context).unwrap())
+        })
+    }
+
+    /// Routes the same rules natively, from `RouteItem`s.
+    fn natively<'p>(&'p self, policy: &'p mut TablePolicy) -> RouteFn<'p> {
+        Box::new(move |first_key, lines| {
+            let batch = self.parse_batch(first_key, lines);
+            count_routed(&policy.route_batch(&batch, self.context))
+        })
+    }
+
+    fn pack_batch(&self, first_key: usize, lines: &[String], batch: &mut Packer) {
+        batch.clear();
+        for (offset, line) in lines.iter().enumerate() {
+            let item = parse_route_line(line)
+                .expect("a generated line parses")
+                .expect("a generated line is an item");
+            item.pack_route_item(self.site, (first_key + offset) as u64 + 1, batch);
+        }
     }
 
     fn parse_batch(&self, first_key: usize, lines: &[String]) -> Vec<RouteItem> {
@@ -265,8 +297,11 @@ fn native_policy(site: &Site, table: &str) -> TablePolicy {
 
 /// Both builds must make the same decisions, or the comparison is void.
 fn check_same_outcomes(bench: &Bench<'_>, wasm: &PolicyPlugin, native: &mut TablePolicy) {
-    let batch = bench.parse_batch(0, &bench.lines[..BATCH.min(bench.lines.len())]);
-    let from_wasm: Outcomes = wasm.route(&batch, bench.context).unwrap();
+    let lines = &bench.lines[..BATCH.min(bench.lines.len())];
+    let batch = bench.parse_batch(0, lines);
+    let mut packed = Packer::new();
+    bench.pack_batch(0, lines, &mut packed);
+    let from_wasm: Outcomes = wasm.route_batch(&mut packed, bench.context).unwrap();
     let from_native: Outcomes = native.route_batch(&batch, bench.context);
     assert_eq!(
         from_wasm, from_native,

@@ -50,18 +50,133 @@ pub fn pack_items(items: &[RouteItem], out: &mut Vec<u8>) {
     out.push(FORMAT);
     put_len(out, items.len());
     for item in items {
-        out.extend_from_slice(&item.key.to_le_bytes());
-        out.extend_from_slice(&[item.category as u8, item.flag as u8, item.priority as u8]);
-        out.extend_from_slice(&item.created.0.to_le_bytes());
-        put_opt_time(out, item.due);
-        for text in [&item.patient, &item.ordering, &item.rendering, &item.pcp] {
-            put_opt_str(out, text.as_deref());
+        let view = ItemView {
+            key: item.key,
+            category: item.category,
+            flag: item.flag,
+            priority: item.priority,
+            created: item.created,
+            due: item.due,
+            patient: item.patient.as_deref(),
+            ordering: item.ordering.as_deref(),
+            rendering: item.rendering.as_deref(),
+            pcp: item.pcp.as_deref(),
+        };
+        let attributes = item
+            .attributes
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str()));
+        put_item(out, &view, attributes);
+    }
+}
+
+/// The fields of a route item, borrowed from wherever they are, for
+/// [`Packer::push`].
+#[derive(Clone, Copy, Debug)]
+pub struct ItemView<'a> {
+    /// The host's item number.
+    pub key: u64,
+    /// Kind of work.
+    pub category: Category,
+    /// Result interpretation.
+    pub flag: ResultFlag,
+    /// Priority.
+    pub priority: Priority,
+    /// When the work appeared in the EHR.
+    pub created: Timestamp,
+    /// When the EHR wants it done.
+    pub due: Option<Timestamp>,
+    /// EHR patient reference.
+    pub patient: Option<&'a str>,
+    /// Roster id of the ordering provider.
+    pub ordering: Option<&'a str>,
+    /// Roster id of the rendering clinician.
+    pub rendering: Option<&'a str>,
+    /// Roster id of the primary-care provider.
+    pub pcp: Option<&'a str>,
+}
+
+/// Packs a batch one item at a time, for callers that hold items in
+/// another form than [`RouteItem`], such as lines of JSON, so that no
+/// owned copy is built on the way.
+#[derive(Debug)]
+pub struct Packer {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl Default for Packer {
+    fn default() -> Self {
+        Packer::new()
+    }
+}
+
+impl Packer {
+    /// Starts an empty batch.
+    pub fn new() -> Self {
+        Packer {
+            bytes: vec![FORMAT, 0, 0, 0, 0],
+            count: 0,
         }
-        put_len(out, item.attributes.len());
-        for attribute in &item.attributes {
-            put_str(out, &attribute.key);
-            put_str(out, &attribute.value);
-        }
+    }
+
+    /// Appends one item with its attributes as (key, value) pairs.
+    ///
+    /// # Panics
+    ///
+    /// As for [`pack_items`], on lengths past `u32::MAX`.
+    pub fn push<'a>(
+        &mut self,
+        item: &ItemView<'_>,
+        attributes: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) {
+        put_item(&mut self.bytes, item, attributes);
+        self.count = self
+            .count
+            .checked_add(1)
+            .expect("packed lengths fit in 32 bits");
+    }
+
+    /// Items pushed so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when no item was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The packed batch, in the layout [`pack_items`] writes.
+    pub fn bytes(&mut self) -> &[u8] {
+        self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
+        &self.bytes
+    }
+
+    /// Empties the batch and keeps its buffer.
+    pub fn clear(&mut self) {
+        self.bytes.truncate(5);
+        self.count = 0;
+    }
+}
+
+/// Appends one item record.
+fn put_item<'a>(
+    out: &mut Vec<u8>,
+    item: &ItemView<'_>,
+    attributes: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) {
+    out.extend_from_slice(&item.key.to_le_bytes());
+    out.extend_from_slice(&[item.category as u8, item.flag as u8, item.priority as u8]);
+    out.extend_from_slice(&item.created.0.to_le_bytes());
+    put_opt_time(out, item.due);
+    for text in [item.patient, item.ordering, item.rendering, item.pcp] {
+        put_opt_str(out, text);
+    }
+    put_len(out, attributes.len());
+    for (key, value) in attributes {
+        put_str(out, key);
+        put_str(out, value);
     }
 }
 
@@ -651,6 +766,55 @@ mod tests {
         // prefix, so the read fails before converting it.
         let short = unsafe { unpack_items_from_host(&bytes[..bytes.len() - 1]) };
         assert!(short.is_err());
+    }
+
+    #[test]
+    fn packer_writes_what_pack_items_writes() {
+        let items = vec![
+            item(1),
+            RouteItem {
+                due: None,
+                patient: None,
+                ..item(2)
+            },
+        ];
+        let mut expected = Vec::new();
+        pack_items(&items, &mut expected);
+
+        let mut packer = Packer::new();
+        packer.push(
+            &ItemView {
+                key: 9,
+                ..view(&items[0])
+            },
+            std::iter::empty(),
+        );
+        packer.clear();
+        for item in &items {
+            let attributes = item
+                .attributes
+                .iter()
+                .map(|a| (a.key.as_str(), a.value.as_str()));
+            packer.push(&view(item), attributes);
+        }
+
+        assert_eq!(packer.len(), 2);
+        assert_eq!(packer.bytes(), expected.as_slice());
+    }
+
+    fn view(item: &RouteItem) -> ItemView<'_> {
+        ItemView {
+            key: item.key,
+            category: item.category,
+            flag: item.flag,
+            priority: item.priority,
+            created: item.created,
+            due: item.due,
+            patient: item.patient.as_deref(),
+            ordering: item.ordering.as_deref(),
+            rendering: item.rendering.as_deref(),
+            pcp: item.pcp.as_deref(),
+        }
     }
 
     #[test]

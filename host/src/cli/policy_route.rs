@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use switchboard_sdk::jsonl::{AssignmentLine, LineError, RouteLine, parse_route_line};
-use switchboard_sdk::{RouteContext, RouteItem, Site, Timestamp};
+use switchboard_sdk::packed::Packer;
+use switchboard_sdk::{RouteContext, Site, Timestamp};
 
 use super::bench;
 use crate::config::{SiteConfig, quote};
@@ -116,13 +117,13 @@ pub fn route_lines(
         load: Vec::new(),
     };
     let mut out = super::output::stdout();
+    let mut batch = Packer::new();
     for chunk in good.chunks(BATCH) {
-        let items: Vec<RouteItem> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (_, item))| item.route_item(site, i as u64 + 1))
-            .collect();
-        let outcomes = policy.route(&items, &context)?;
+        batch.clear();
+        for (i, (_, item)) in chunk.iter().enumerate() {
+            item.pack_route_item(site, i as u64 + 1, &mut batch);
+        }
+        let outcomes = policy.route_batch(&mut batch, &context)?;
         for ((line, item), outcome) in chunk.iter().zip(outcomes) {
             if outcome.is_ok() {
                 summary.routed += 1;

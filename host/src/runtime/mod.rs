@@ -8,6 +8,12 @@
 //! the pre-linked component. Instances are also replaced after a set number
 //! of calls or once their memory passes a mark, because linear memory never
 //! shrinks.
+//!
+//! Routing goes through `policy-packed.route` when a policy exports it (all
+//! policies built with the SDK do): one byte buffer per batch each way, in
+//! the layout of `switchboard_sdk::packed`. The typed `policy-api.route`,
+//! which lowers every string with its own call into the guest's allocator,
+//! serves policies built without the SDK.
 
 mod bindings;
 mod clock;

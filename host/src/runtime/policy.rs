@@ -167,16 +167,50 @@ impl PolicyPlugin {
         let load = borrowed::load(context);
         let wit_context = borrowed::context(context, &load);
         let outcomes = if self.loaded.packed_route {
-            self.route_packed(items, &wit_context)?
+            let mut packed = Vec::new();
+            sdk::packed::pack_items(items, &mut packed);
+            self.route_packed(&packed, &wit_context)?
         } else {
             self.route_typed(items, &wit_context)?
         };
+        self.check_count(outcomes, items.len())
+    }
 
-        if outcomes.len() != items.len() {
+    /// Routes a batch that is already packed, as [`PolicyPlugin::route`]
+    /// routes items. A caller that reads items from text packs them with
+    /// [`sdk::packed::Packer`] and skips building [`sdk::RouteItem`]s.
+    ///
+    /// # Errors
+    ///
+    /// As for [`PolicyPlugin::route`].
+    pub fn route_batch(
+        &self,
+        batch: &mut sdk::packed::Packer,
+        context: &sdk::RouteContext,
+    ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
+        let load = borrowed::load(context);
+        let wit_context = borrowed::context(context, &load);
+        let outcomes = if self.loaded.packed_route {
+            self.route_packed(batch.bytes(), &wit_context)?
+        } else {
+            let items = sdk::packed::unpack_items(batch.bytes())
+                .expect("a Packer writes the packed layout");
+            self.route_typed(&items, &wit_context)?
+        };
+        self.check_count(outcomes, batch.len())
+    }
+
+    /// Fails the call when the policy did not return one outcome per item.
+    fn check_count(
+        &self,
+        outcomes: Vec<sdk::packed::Outcome>,
+        items: usize,
+    ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
+        if outcomes.len() != items {
             return Err(self.discard_live(PluginError::BadResult {
                 plugin: self.name().to_string(),
                 call: "route",
-                expected: items.len(),
+                expected: items,
                 got: outcomes.len(),
             }));
         }
@@ -187,12 +221,9 @@ impl PolicyPlugin {
     /// guest and one copy of the outcomes out.
     fn route_packed(
         &self,
-        items: &[sdk::RouteItem],
+        packed: &[u8],
         context: &borrowed::RouteContextRef<'_>,
     ) -> Result<Vec<sdk::packed::Outcome>, PluginError> {
-        let mut packed = Vec::new();
-        sdk::packed::pack_items(items, &mut packed);
-
         let bytes = self.with_live(
             "route",
             self.loaded.limits.route_ms,
@@ -201,7 +232,7 @@ impl PolicyPlugin {
                     wasmtime::format_err!("the instance lost its policy-packed export")
                 })?;
                 let route = export.typed::<borrowed::PackedParams<'_>, (Vec<u8>,)>(&*store)?;
-                let (bytes,) = route.call(store, (packed.as_slice(), context))?;
+                let (bytes,) = route.call(store, (packed, context))?;
                 Ok(bytes)
             },
             Vec::len,

@@ -12,6 +12,7 @@ use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
+use crate::packed::{ItemView, Packer};
 use crate::types::{
     Assignment, Attribute, Category, EhrState, Event, Priority, ResultFlag, RosterHint, RouteError,
     RouteItem, Site, Timestamp, WorkItem,
@@ -126,6 +127,31 @@ impl RouteLine<'_> {
                 })
                 .collect(),
         }
+    }
+}
+
+impl RouteLine<'_> {
+    /// Appends the item, numbered `key`, to a packed batch, with its
+    /// provider references resolved as [`RouteLine::route_item`] resolves
+    /// them, without building a [`RouteItem`].
+    pub fn pack_route_item(&self, site: &Site, key: u64, packer: &mut Packer) {
+        let resolve = |reference: &Option<Cow<'_, str>>| {
+            reference.as_deref().and_then(|r| site.resolve_provider(r))
+        };
+        let view = ItemView {
+            key,
+            category: self.category,
+            flag: self.flag,
+            priority: self.priority,
+            created: self.created,
+            due: self.due,
+            patient: self.patient.as_deref(),
+            ordering: resolve(&self.ordering),
+            rendering: resolve(&self.rendering),
+            pcp: resolve(&self.pcp),
+        };
+        let attributes = self.attributes.iter().map(|a| (&*a.key, &*a.value));
+        packer.push(&view, attributes);
     }
 }
 
@@ -379,6 +405,12 @@ mod tests {
             }
         );
         assert_eq!(from_work_item, item);
+
+        let mut packer = Packer::new();
+        parsed.pack_route_item(&roster(), 7, &mut packer);
+        let mut packed = Vec::new();
+        crate::packed::pack_items(std::slice::from_ref(&item), &mut packed);
+        assert_eq!(packer.bytes(), packed.as_slice());
     }
 
     #[test]
