@@ -540,15 +540,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn items(&mut self) -> Read<Vec<RouteItem>> {
+    /// Reads the header and then its count of records with `read`, each at
+    /// least `min_size` bytes long, so that a count the bytes cannot hold
+    /// fails before memory is reserved for it.
+    fn records<T>(&mut self, min_size: usize, read: fn(&mut Self) -> Read<T>) -> Read<Vec<T>> {
         let count = self.header()?;
-        // Every item takes at least 28 bytes, so a count the bytes cannot
-        // hold fails here instead of reserving memory for it.
-        let mut items = Vec::with_capacity(self.bounded_count(count, 28)?);
+        let mut records = Vec::with_capacity(self.bounded_count(count, min_size)?);
         for _ in 0..count {
-            items.push(self.item()?);
+            records.push(read(self)?);
         }
-        Ok(items)
+        Ok(records)
+    }
+
+    fn items(&mut self) -> Read<Vec<RouteItem>> {
+        // An item with no due time, strings or attributes takes 28 bytes.
+        self.records(28, Reader::item)
     }
 
     fn item(&mut self) -> Read<RouteItem> {
@@ -587,12 +593,8 @@ impl<'a> Reader<'a> {
     }
 
     fn outcomes(&mut self) -> Read<Vec<Outcome>> {
-        let count = self.header()?;
-        let mut outcomes = Vec::with_capacity(self.bounded_count(count, 5)?);
-        for _ in 0..count {
-            outcomes.push(self.outcome()?);
-        }
-        Ok(outcomes)
+        // An error outcome with an empty message takes 5 bytes.
+        self.records(5, Reader::outcome)
     }
 
     fn outcome(&mut self) -> Read<Outcome> {
