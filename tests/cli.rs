@@ -72,7 +72,7 @@ fn plugin_check_prints_identity() {
 }
 
 #[test]
-fn plugin_check_names_the_typed_routing_path() {
+fn plugin_check_names_typed_routing() {
     let output = switchboard(&["plugin", "check", &guest("plain-policy")]);
 
     let stdout = text(&output.stdout);

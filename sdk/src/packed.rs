@@ -9,7 +9,7 @@
 //! Unpacking checks everything: lengths against the bytes left, UTF-8,
 //! enum cases, tags, and that nothing follows the last record. The host
 //! reads outcomes from a plugin it does not trust, so a bad byte must give
-//! an error that says where, never a panic or a wrong outcome.
+//! an error that names its offset, not a panic or a wrong outcome.
 
 use crate::types::{
     Assignment, Attribute, Category, Priority, ResultFlag, RouteError, RouteItem, Timestamp,
@@ -24,15 +24,15 @@ const TAG_NO_MATCH: u8 = 1;
 const TAG_NO_OWNER: u8 = 2;
 const TAG_INVALID_ITEM: u8 = 3;
 
-/// Bytes that cannot be read as the layout says.
+/// An error for bytes that do not match the layout.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("packed {what} unreadable at byte {offset}: {problem}")]
+#[error("packed {layout} unreadable at byte {offset}: {problem}")]
 pub struct PackedError {
-    /// `items` or `outcomes`.
-    pub what: &'static str,
+    /// The layout being read: `items` or `outcomes`.
+    pub layout: &'static str,
     /// Position of the first byte that could not be read.
     pub offset: usize,
-    /// What was wrong there.
+    /// The problem found there.
     pub problem: String,
 }
 
@@ -96,6 +96,42 @@ pub struct ItemView<'a> {
     pub pcp: Option<&'a str>,
 }
 
+impl<'a> ItemView<'a> {
+    /// Borrows the fields of `item`.
+    pub fn of(item: &'a RouteItem) -> Self {
+        ItemView {
+            key: item.key,
+            category: item.category,
+            flag: item.flag,
+            priority: item.priority,
+            created: item.created,
+            due: item.due,
+            patient: item.patient.as_deref(),
+            ordering: item.ordering.as_deref(),
+            rendering: item.rendering.as_deref(),
+            pcp: item.pcp.as_deref(),
+        }
+    }
+
+    /// Copies the fields into an owned [`RouteItem`] with `attributes`.
+    pub fn to_route_item(&self, attributes: Vec<Attribute>) -> RouteItem {
+        let owned = |text: Option<&str>| text.map(str::to_string);
+        RouteItem {
+            key: self.key,
+            category: self.category,
+            flag: self.flag,
+            priority: self.priority,
+            created: self.created,
+            due: self.due,
+            patient: owned(self.patient),
+            ordering: owned(self.ordering),
+            rendering: owned(self.rendering),
+            pcp: owned(self.pcp),
+            attributes,
+        }
+    }
+}
+
 /// Packs a batch one item at a time, for callers that hold items in
 /// another form than [`RouteItem`], such as lines of JSON, so that no
 /// owned copy is built on the way.
@@ -147,7 +183,7 @@ impl Packer {
         self.count == 0
     }
 
-    /// The packed batch, in the layout [`pack_items`] writes.
+    /// Returns the packed batch, in the layout that [`pack_items`] writes.
     pub fn bytes(&mut self) -> &[u8] {
         self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
         &self.bytes
@@ -335,10 +371,10 @@ struct Reader<'a> {
     trusted: bool,
 }
 
-/// A read failed; the reader's `fault` says why.
+/// A marker for a failed read. The reader's `fault` records the cause.
 struct Stop;
 
-/// What a failed read found.
+/// The problem a failed read found.
 enum Fault {
     Short {
         needed: usize,
@@ -396,7 +432,7 @@ impl<'a> Reader<'a> {
     /// Runs `read` over the whole input and checks nothing follows.
     fn read_all<T>(
         mut self,
-        what: &'static str,
+        layout: &'static str,
         read: impl FnOnce(&mut Self) -> Read<T>,
     ) -> Result<T, PackedError> {
         let value = read(&mut self).and_then(|value| {
@@ -409,7 +445,7 @@ impl<'a> Reader<'a> {
         value.map_err(|Stop| {
             let (offset, fault) = self.fault.take().expect("a stopped read records its fault");
             PackedError {
-                what,
+                layout,
                 offset,
                 problem: fault.to_string(),
             }
@@ -675,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn an_item_packs_to_the_documented_bytes() {
+    fn item_packs_to_documented_bytes() {
         let mut item = item(7);
         item.patient = None;
         item.ordering = Some("ab".into());
@@ -696,7 +732,7 @@ mod tests {
     }
 
     #[test]
-    fn an_error_outcome_packs_to_the_documented_bytes() {
+    fn error_outcome_packs_to_documented_bytes() {
         let mut bytes = Vec::new();
         pack_outcomes(&[Err(RouteError::NoOwner("x".into()))], &mut bytes);
         assert_eq!(bytes, [1, 1, 0, 0, 0, 2, 1, 0, 0, 0, b'x']);
@@ -787,7 +823,7 @@ mod tests {
         packer.push(
             &ItemView {
                 key: 9,
-                ..view(&items[0])
+                ..ItemView::of(&items[0])
             },
             std::iter::empty(),
         );
@@ -797,30 +833,15 @@ mod tests {
                 .attributes
                 .iter()
                 .map(|a| (a.key.as_str(), a.value.as_str()));
-            packer.push(&view(item), attributes);
+            packer.push(&ItemView::of(item), attributes);
         }
 
         assert_eq!(packer.len(), 2);
         assert_eq!(packer.bytes(), expected.as_slice());
     }
 
-    fn view(item: &RouteItem) -> ItemView<'_> {
-        ItemView {
-            key: item.key,
-            category: item.category,
-            flag: item.flag,
-            priority: item.priority,
-            created: item.created,
-            due: item.due,
-            patient: item.patient.as_deref(),
-            ordering: item.ordering.as_deref(),
-            rendering: item.rendering.as_deref(),
-            pcp: item.pcp.as_deref(),
-        }
-    }
-
     #[test]
-    fn an_empty_batch_is_five_bytes() {
+    fn empty_batch_is_five_bytes() {
         let mut bytes = Vec::new();
         pack_outcomes(&[], &mut bytes);
         assert_eq!(bytes, [1, 0, 0, 0, 0]);
@@ -870,7 +891,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_case_or_option_byte_is_rejected() {
+    fn bad_case_or_option_byte_rejected() {
         let good = outcome_bytes();
         // The tag is at 5 and the role "physician" takes 4 + 9 bytes, so
         // the person's option byte is at 19.
@@ -960,7 +981,7 @@ mod tests {
             prop_assert!(unpack_items(&bytes[..cut]).is_err());
         }
 
-        /// Arbitrary bytes never panic the reader.
+        /// Random bytes are read or rejected without a panic.
         #[test]
         fn any_bytes_are_read_or_rejected(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = unpack_outcomes(&bytes);

@@ -142,7 +142,7 @@ pub enum PluginError {
         plugin: String,
         /// Export called.
         call: &'static str,
-        /// What was wrong, and at which byte.
+        /// The problem and the byte where it was found.
         message: String,
     },
     /// A call returned the wrong number of results.

@@ -452,11 +452,11 @@ fn exports_interface(
     interface: &str,
     version: &str,
 ) -> bool {
-    let wanted = format!("{PACKAGE_PREFIX}{interface}@{version}");
+    let expected = format!("{PACKAGE_PREFIX}{interface}@{version}");
     component
         .component_type()
         .exports(engine)
-        .any(|(export, _)| export == wanted)
+        .any(|(export, _)| export == expected)
 }
 
 fn check_world(

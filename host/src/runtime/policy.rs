@@ -157,8 +157,8 @@ impl PolicyPlugin {
     /// # Errors
     ///
     /// A call failure ([`PluginError::is_call_failure`]) when the policy
-    /// trapped, overran, or returned too much or something unreadable; no
-    /// item was routed.
+    /// trapped, overran, or returned too much or something unreadable. No
+    /// item was routed then.
     pub fn route(
         &self,
         items: &[sdk::RouteItem],

@@ -107,38 +107,31 @@ impl RouteLine<'_> {
     /// references resolved to roster ids the way the engine resolves them.
     /// A reference that matches no person on the roster becomes `None`.
     pub fn route_item(&self, site: &Site, key: u64) -> RouteItem {
-        RouteItem {
-            key,
-            category: self.category,
-            flag: self.flag,
-            priority: self.priority,
-            created: self.created,
-            due: self.due,
-            patient: self.patient.as_deref().map(str::to_string),
-            ordering: site.roster_id(self.ordering.as_deref()),
-            rendering: site.roster_id(self.rendering.as_deref()),
-            pcp: site.roster_id(self.pcp.as_deref()),
-            attributes: self
-                .attributes
-                .iter()
-                .map(|a| Attribute {
-                    key: a.key.to_string(),
-                    value: a.value.to_string(),
-                })
-                .collect(),
-        }
+        let attributes = self
+            .attributes
+            .iter()
+            .map(|a| Attribute {
+                key: a.key.to_string(),
+                value: a.value.to_string(),
+            })
+            .collect();
+        self.view(site, key).to_route_item(attributes)
     }
-}
 
-impl RouteLine<'_> {
     /// Appends the item, numbered `key`, to a packed batch, with its
     /// provider references resolved as [`RouteLine::route_item`] resolves
     /// them, without building a [`RouteItem`].
     pub fn pack_route_item(&self, site: &Site, key: u64, packer: &mut Packer) {
-        let resolve = |reference: &Option<Cow<'_, str>>| {
+        let attributes = self.attributes.iter().map(|a| (&*a.key, &*a.value));
+        packer.push(&self.view(site, key), attributes);
+    }
+
+    /// Borrows the routing fields, with provider references resolved.
+    fn view<'s>(&'s self, site: &'s Site, key: u64) -> ItemView<'s> {
+        let resolve = |reference: &'s Option<Cow<'s, str>>| {
             reference.as_deref().and_then(|r| site.resolve_provider(r))
         };
-        let view = ItemView {
+        ItemView {
             key,
             category: self.category,
             flag: self.flag,
@@ -149,9 +142,7 @@ impl RouteLine<'_> {
             ordering: resolve(&self.ordering),
             rendering: resolve(&self.rendering),
             pcp: resolve(&self.pcp),
-        };
-        let attributes = self.attributes.iter().map(|a| (&*a.key, &*a.value));
-        packer.push(&view, attributes);
+        }
     }
 }
 

@@ -3,9 +3,9 @@
 //! exports no `policy-packed`, so the host routes it through the typed
 //! `policy-api.route`.
 //!
-//! Its rules: refills go to the MA pool; normal results to the RN pool;
-//! other results to the ordering physician; visit notes to the rendering
-//! clinician; anything else to the front desk. A result or note whose
+//! Refills go to the MA pool and normal results to the RN pool. Other
+//! results go to the ordering physician, visit notes to the rendering
+//! clinician, and anything else to the front desk. A result or note whose
 //! provider is unknown fails with `invalid-item`.
 
 // The generated bindings use `unsafe` for the canonical ABI.
