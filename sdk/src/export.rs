@@ -63,7 +63,7 @@ macro_rules! export_policy {
 
             impl __b::exports::switchboard::plugin::policy_packed::Guest for __Export {
                 fn route(items: ::std::vec::Vec<u8>, context: __b::switchboard::plugin::types::RouteContext) -> ::std::vec::Vec<u8> {
-                    __b::route_packed(&items, context, |items, context| __with(|p| <$ty as $crate::Policy>::route_batch(p, items, context)))
+                    __b::route_packed(&items, context, |items, context, out| __with(|p| <$ty as $crate::Policy>::route_into(p, items, context, out)))
                 }
             }
 

@@ -247,8 +247,20 @@ pub mod policy {
         }
     }
 
-    /// Serves `policy-packed.route`: unpacks the items, routes them with
-    /// `route`, and packs the outcomes.
+    std::thread_local! {
+        /// The items of the batch being routed, kept from call to call so
+        /// that their strings are overwritten rather than reallocated.
+        static ITEMS: std::cell::RefCell<crate::packed::ItemBuffer> =
+            std::cell::RefCell::new(crate::packed::ItemBuffer::new());
+    }
+
+    /// Bytes reserved per item for the packed outcomes: an assignment
+    /// with ids, a reason and a rule name of typical length fits, so the
+    /// buffer seldom grows while it is written.
+    const OUTCOME_BYTES_PER_ITEM: usize = 112;
+
+    /// Serves `policy-packed.route`: unpacks the items into the kept
+    /// buffer and lets `route` write the outcomes.
     ///
     /// # Panics
     ///
@@ -257,16 +269,20 @@ pub mod policy {
     pub fn route_packed(
         items: &[u8],
         context: wit::RouteContext,
-        route: impl FnOnce(&[sdk::RouteItem], &sdk::RouteContext) -> Vec<crate::packed::Outcome>,
+        route: impl FnOnce(&[sdk::RouteItem], &sdk::RouteContext, &mut crate::packed::OutcomeWriter),
     ) -> Vec<u8> {
-        // SAFETY: the host packs the batch with `pack_items` from `&str`s.
-        let items = unsafe { crate::packed::unpack_items_from_host(items) }
-            .unwrap_or_else(|error| panic!("the host sent {error}"));
-        let outcomes = route(&items, &route_context(context));
+        ITEMS.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            // SAFETY: the host packs the batch with `pack_items` or a
+            // `Packer`, from `&str`s.
+            let items = unsafe { buffer.unpack_from_host(items) }
+                .unwrap_or_else(|error| panic!("the host sent {error}"));
 
-        let mut packed = Vec::new();
-        crate::packed::pack_outcomes(&outcomes, &mut packed);
-        packed
+            let capacity = 5 + items.len() * OUTCOME_BYTES_PER_ITEM;
+            let mut out = crate::packed::OutcomeWriter::with_capacity(capacity);
+            route(items, &route_context(context), &mut out);
+            out.into_bytes()
+        })
     }
 
     /// Converts one generated open item.

@@ -20,6 +20,7 @@ pub mod jsonl;
 pub mod packed;
 pub mod policy;
 pub mod site;
+pub mod text;
 pub mod types;
 
 #[cfg(target_arch = "wasm32")]

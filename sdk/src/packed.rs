@@ -225,25 +225,60 @@ pub fn unpack_items(bytes: &[u8]) -> Result<Vec<RouteItem>, PackedError> {
     Reader::new(bytes).read_all("items", Reader::items)
 }
 
-/// Reads the items that [`pack_items`] wrote, like [`unpack_items`] but
-/// without checking that strings are UTF-8 in release builds.
+/// Route items that stay allocated from one batch to the next.
 ///
-/// A component uses this for the batch its host packed: the generated
-/// bindings of the typed interface trust the host's strings the same way.
-///
-/// # Errors
-///
-/// A [`PackedError`] naming the first byte that does not fit the layout.
-///
-/// # Safety
-///
-/// Every string in `bytes` must be valid UTF-8, as in any output of
-/// [`pack_items`].
-#[allow(unsafe_code)]
-pub unsafe fn unpack_items_from_host(bytes: &[u8]) -> Result<Vec<RouteItem>, PackedError> {
-    let mut reader = Reader::new(bytes);
-    reader.trusted = true;
-    reader.read_all("items", Reader::items)
+/// Unpacking a batch into a `Vec<RouteItem>` allocates each item's strings
+/// and attribute list, and routing frees them again: about a dozen blocks
+/// per item. A component keeps one buffer for its lifetime and overwrites
+/// the strings of earlier batches in place, so after the first batches an
+/// item costs no allocation. The buffer keeps as many items, and strings as
+/// long, as the largest batch so far. The host replaces instances after a
+/// set number of calls, which bounds that.
+#[derive(Debug, Default)]
+pub struct ItemBuffer {
+    items: Vec<RouteItem>,
+}
+
+impl ItemBuffer {
+    /// Creates an empty buffer.
+    pub fn new() -> Self {
+        ItemBuffer::default()
+    }
+
+    /// Reads the items that [`pack_items`] wrote into the buffer and
+    /// returns them.
+    ///
+    /// # Errors
+    ///
+    /// A [`PackedError`] naming the first byte that does not fit the
+    /// layout. The buffer's contents are then unspecified but valid.
+    pub fn unpack(&mut self, bytes: &[u8]) -> Result<&[RouteItem], PackedError> {
+        let count = Reader::new(bytes).read_all("items", |r| r.items_into(&mut self.items))?;
+        Ok(&self.items[..count])
+    }
+
+    /// Like [`ItemBuffer::unpack`], but without checking that strings are
+    /// UTF-8 in release builds.
+    ///
+    /// A component uses this for the batch its host packed: the generated
+    /// bindings of the typed interface trust the host's strings the same
+    /// way.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ItemBuffer::unpack`].
+    ///
+    /// # Safety
+    ///
+    /// Every string in `bytes` must be valid UTF-8, as in any output of
+    /// [`pack_items`].
+    #[allow(unsafe_code)]
+    pub unsafe fn unpack_from_host(&mut self, bytes: &[u8]) -> Result<&[RouteItem], PackedError> {
+        let mut reader = Reader::new(bytes);
+        reader.trusted = true;
+        let count = reader.read_all("items", |r| r.items_into(&mut self.items))?;
+        Ok(&self.items[..count])
+    }
 }
 
 /// Appends the packed form of `outcomes` to `out`.
@@ -258,25 +293,142 @@ pub fn pack_outcomes(outcomes: &[Outcome], out: &mut Vec<u8>) {
     out.push(FORMAT);
     put_len(out, outcomes.len());
     for outcome in outcomes {
-        match outcome {
-            Ok(assignment) => {
-                out.push(TAG_ASSIGNMENT);
-                put_str(out, &assignment.role);
-                put_opt_str(out, assignment.person.as_deref());
-                out.push(assignment.priority as u8);
-                put_opt_time(out, assignment.due);
-                put_str(out, &assignment.reason);
-                put_str(out, &assignment.rule);
-            }
-            Err(error) => {
-                let (tag, message) = match error {
-                    RouteError::NoMatch(m) => (TAG_NO_MATCH, m),
-                    RouteError::NoOwner(m) => (TAG_NO_OWNER, m),
-                    RouteError::InvalidItem(m) => (TAG_INVALID_ITEM, m),
-                };
-                out.push(tag);
-                put_str(out, message);
-            }
+        put_outcome(out, outcome.as_ref().map(AssignmentRef::of));
+    }
+}
+
+/// The fields of an [`Assignment`], borrowed, so that a policy can write
+/// an outcome from its own tables without allocating four strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssignmentRef<'a> {
+    /// Role that owns the item.
+    pub role: &'a str,
+    /// Person within the role, when the policy picked one.
+    pub person: Option<&'a str>,
+    /// Priority after the policy's adjustments.
+    pub priority: Priority,
+    /// When the owner should have it done.
+    pub due: Option<Timestamp>,
+    /// Why, for the audit trail.
+    pub reason: &'a str,
+    /// Name of the rule that decided.
+    pub rule: &'a str,
+}
+
+impl<'a> AssignmentRef<'a> {
+    /// Borrows the fields of `assignment`.
+    pub fn of(assignment: &'a Assignment) -> Self {
+        AssignmentRef {
+            role: &assignment.role,
+            person: assignment.person.as_deref(),
+            priority: assignment.priority,
+            due: assignment.due,
+            reason: &assignment.reason,
+            rule: &assignment.rule,
+        }
+    }
+
+    /// Copies the fields into an owned [`Assignment`].
+    pub fn to_assignment(&self) -> Assignment {
+        Assignment {
+            role: self.role.to_string(),
+            person: self.person.map(str::to_string),
+            priority: self.priority,
+            due: self.due,
+            reason: self.reason.to_string(),
+            rule: self.rule.to_string(),
+        }
+    }
+}
+
+/// Writes routing outcomes one at a time, in the layout that
+/// [`pack_outcomes`] writes. See [`crate::Policy::route_into`].
+#[derive(Debug)]
+pub struct OutcomeWriter {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl OutcomeWriter {
+    /// Starts an empty list with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(capacity.max(5));
+        bytes.extend_from_slice(&[FORMAT, 0, 0, 0, 0]);
+        OutcomeWriter { bytes, count: 0 }
+    }
+
+    /// Appends an assignment.
+    ///
+    /// # Panics
+    ///
+    /// As for [`pack_items`], on lengths past `u32::MAX`.
+    pub fn assignment(&mut self, assignment: AssignmentRef<'_>) {
+        self.push_ref(Ok(assignment));
+    }
+
+    /// Appends an error.
+    ///
+    /// # Panics
+    ///
+    /// As for [`pack_items`], on lengths past `u32::MAX`.
+    pub fn error(&mut self, error: &RouteError) {
+        self.push_ref(Err(error));
+    }
+
+    /// Appends an owned outcome.
+    ///
+    /// # Panics
+    ///
+    /// As for [`pack_items`], on lengths past `u32::MAX`.
+    pub fn push(&mut self, outcome: &Outcome) {
+        self.push_ref(outcome.as_ref().map(AssignmentRef::of));
+    }
+
+    fn push_ref(&mut self, outcome: Result<AssignmentRef<'_>, &RouteError>) {
+        put_outcome(&mut self.bytes, outcome);
+        self.count = self
+            .count
+            .checked_add(1)
+            .expect("packed lengths fit in 32 bits");
+    }
+
+    /// Outcomes written so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Returns the packed list.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
+        self.bytes
+    }
+}
+
+/// Appends one outcome record.
+fn put_outcome(out: &mut Vec<u8>, outcome: Result<AssignmentRef<'_>, &RouteError>) {
+    match outcome {
+        Ok(assignment) => {
+            out.push(TAG_ASSIGNMENT);
+            put_str(out, assignment.role);
+            put_opt_str(out, assignment.person);
+            out.push(assignment.priority as u8);
+            put_opt_time(out, assignment.due);
+            put_str(out, assignment.reason);
+            put_str(out, assignment.rule);
+        }
+        Err(error) => {
+            let (tag, message) = match error {
+                RouteError::NoMatch(m) => (TAG_NO_MATCH, m),
+                RouteError::NoOwner(m) => (TAG_NO_OWNER, m),
+                RouteError::InvalidItem(m) => (TAG_INVALID_ITEM, m),
+            };
+            out.push(tag);
+            put_str(out, message);
         }
     }
 }
@@ -355,6 +507,23 @@ fn put_opt_time(out: &mut Vec<u8>, time: Option<Timestamp>) {
             out.extend_from_slice(&time.0.to_le_bytes());
         }
         None => out.push(0),
+    }
+}
+
+/// A placeholder that [`Reader::item_into`] overwrites.
+fn empty_item() -> RouteItem {
+    RouteItem {
+        key: 0,
+        category: Category::Other,
+        flag: ResultFlag::None,
+        priority: Priority::Routine,
+        created: Timestamp(0),
+        due: None,
+        patient: None,
+        ordering: None,
+        rendering: None,
+        pcp: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -530,19 +699,50 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn string(&mut self) -> Read<String> {
+    fn str(&mut self) -> Read<&'a str> {
         let len = self.u32()? as usize;
         let start = self.at;
         let bytes = self.take(len)?;
         if self.trusted && !cfg!(debug_assertions) {
-            // SAFETY: `trusted` is set only by `unpack_items_from_host`,
+            // SAFETY: `trusted` is set only by `ItemBuffer::unpack_from_host`,
             // whose caller promises that every string is UTF-8.
             #[allow(unsafe_code)]
-            return Ok(unsafe { String::from_utf8_unchecked(bytes.to_vec()) });
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
         }
         match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(text.to_owned()),
+            Ok(text) => Ok(text),
             Err(error) => self.fail(start + error.valid_up_to(), Fault::Utf8),
+        }
+    }
+
+    #[inline]
+    fn string(&mut self) -> Read<String> {
+        self.str().map(str::to_owned)
+    }
+
+    /// Reads a string into `slot`, reusing its allocation.
+    #[inline]
+    fn string_into(&mut self, slot: &mut String) -> Read<()> {
+        let text = self.str()?;
+        slot.clear();
+        slot.push_str(text);
+        Ok(())
+    }
+
+    /// Reads an optional string into `slot`, reusing its allocation when
+    /// both the old and the new value are present.
+    #[inline]
+    fn opt_string_into(&mut self, slot: &mut Option<String>) -> Read<()> {
+        if !self.present()? {
+            *slot = None;
+            return Ok(());
+        }
+        match slot {
+            Some(old) => self.string_into(old),
+            None => {
+                *slot = Some(self.string()?);
+                Ok(())
+            }
         }
     }
 
@@ -589,43 +789,54 @@ impl<'a> Reader<'a> {
     }
 
     fn items(&mut self) -> Read<Vec<RouteItem>> {
-        // An item with no due time, strings or attributes takes 28 bytes.
-        self.records(28, Reader::item)
+        let mut items = Vec::new();
+        let count = self.items_into(&mut items)?;
+        items.truncate(count);
+        Ok(items)
     }
 
-    fn item(&mut self) -> Read<RouteItem> {
-        let key = self.u64()?;
-        let category = self.case(Category::ALL, "category")?;
-        let flag = self.case(ResultFlag::ALL, "result-flag")?;
-        let priority = self.case(Priority::ALL, "priority")?;
-        let created = self.time()?;
-        let due = self.opt_time()?;
-        let patient = self.opt_string()?;
-        let ordering = self.opt_string()?;
-        let rendering = self.opt_string()?;
-        let pcp = self.opt_string()?;
+    /// Reads a batch into `items`, overwriting the first entries in place
+    /// and adding entries when the batch is longer. Returns the batch's
+    /// length; entries past it are left from earlier batches.
+    fn items_into(&mut self, items: &mut Vec<RouteItem>) -> Read<usize> {
+        let count = self.header()?;
+        // An item with no due time, strings or attributes takes 28 bytes.
+        let count = self.bounded_count(count, 28)?;
+        if items.len() < count {
+            items.resize_with(count, empty_item);
+        }
+        for item in &mut items[..count] {
+            self.item_into(item)?;
+        }
+        Ok(count)
+    }
+
+    fn item_into(&mut self, item: &mut RouteItem) -> Read<()> {
+        item.key = self.u64()?;
+        item.category = self.case(Category::ALL, "category")?;
+        item.flag = self.case(ResultFlag::ALL, "result-flag")?;
+        item.priority = self.case(Priority::ALL, "priority")?;
+        item.created = self.time()?;
+        item.due = self.opt_time()?;
+        self.opt_string_into(&mut item.patient)?;
+        self.opt_string_into(&mut item.ordering)?;
+        self.opt_string_into(&mut item.rendering)?;
+        self.opt_string_into(&mut item.pcp)?;
 
         let count = self.u32()?;
-        let mut attributes = Vec::with_capacity(self.bounded_count(count, 8)?);
-        for _ in 0..count {
+        let count = self.bounded_count(count, 8)?;
+        let attributes = &mut item.attributes;
+        attributes.truncate(count);
+        for attribute in attributes.iter_mut() {
+            self.string_into(&mut attribute.key)?;
+            self.string_into(&mut attribute.value)?;
+        }
+        for _ in attributes.len()..count {
             let key = self.string()?;
             let value = self.string()?;
             attributes.push(Attribute { key, value });
         }
-
-        Ok(RouteItem {
-            key,
-            category,
-            flag,
-            priority,
-            created,
-            due,
-            patient,
-            ordering,
-            rendering,
-            pcp,
-            attributes,
-        })
+        Ok(())
     }
 
     fn outcomes(&mut self) -> Read<Vec<Outcome>> {
@@ -795,15 +1006,115 @@ mod tests {
         let items = vec![item(1), item(2)];
         let mut bytes = Vec::new();
         pack_items(&items, &mut bytes);
+        let mut buffer = ItemBuffer::new();
 
         // SAFETY: `pack_items` wrote every string from a `&str`.
-        let read = unsafe { unpack_items_from_host(&bytes) };
+        let read = unsafe { buffer.unpack_from_host(&bytes) };
 
         assert_eq!(read.unwrap(), items);
         // SAFETY: the cut shortens the last string below its length
         // prefix, so the read fails before converting it.
-        let short = unsafe { unpack_items_from_host(&bytes[..bytes.len() - 1]) };
+        let short = unsafe { buffer.unpack_from_host(&bytes[..bytes.len() - 1]) };
         assert!(short.is_err());
+    }
+
+    /// Batches of different lengths and shapes, unpacked one after another
+    /// into one buffer, each read back exactly, whatever the earlier
+    /// batches left in the buffer's spare entries.
+    #[test]
+    fn a_reused_buffer_reads_each_batch_exactly() {
+        let full = item(1);
+        let bare = RouteItem {
+            due: None,
+            patient: None,
+            ordering: None,
+            rendering: None,
+            pcp: None,
+            attributes: Vec::new(),
+            ..item(2)
+        };
+        let long = RouteItem {
+            patient: Some("Patient/a-much-longer-reference-than-before".into()),
+            rendering: Some("np-ortiz".into()),
+            attributes: vec![
+                Attribute {
+                    key: "loinc".into(),
+                    value: "718-7".into(),
+                },
+                Attribute {
+                    key: "panel".into(),
+                    value: String::new(),
+                },
+                Attribute {
+                    key: "loinc".into(),
+                    value: "second".into(),
+                },
+            ],
+            ..item(3)
+        };
+        let batches = [
+            vec![full.clone(), long.clone(), bare.clone()],
+            vec![bare.clone()],
+            vec![long.clone(), full.clone()],
+            vec![],
+            vec![bare.clone(), long.clone(), full.clone(), long.clone()],
+            vec![full.clone()],
+        ];
+
+        let mut buffer = ItemBuffer::new();
+        for batch in &batches {
+            let mut bytes = Vec::new();
+            pack_items(batch, &mut bytes);
+            assert_eq!(buffer.unpack(&bytes).unwrap(), batch.as_slice());
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_reports_errors_like_unpack_items() {
+        let mut bytes = Vec::new();
+        pack_items(&[item(1)], &mut bytes);
+        let category = 1 + 4 + 8;
+        bytes[category] = 40;
+        let mut buffer = ItemBuffer::new();
+
+        let error = buffer.unpack(&bytes).unwrap_err();
+
+        assert_eq!(error, unpack_items(&bytes).unwrap_err());
+        assert_eq!(error.offset, category);
+    }
+
+    #[test]
+    fn outcome_writer_writes_what_pack_outcomes_writes() {
+        let outcomes = vec![
+            Ok(assignment()),
+            Err(RouteError::NoMatch("no rule".into())),
+            Ok(Assignment {
+                person: None,
+                due: Some(Timestamp(-1)),
+                ..assignment()
+            }),
+        ];
+        let mut expected = Vec::new();
+        pack_outcomes(&outcomes, &mut expected);
+
+        let mut writer = OutcomeWriter::with_capacity(0);
+        writer.assignment(AssignmentRef::of(outcomes[0].as_ref().unwrap()));
+        writer.error(outcomes[1].as_ref().unwrap_err());
+        writer.push(&outcomes[2]);
+
+        assert_eq!(writer.len(), 3);
+        assert_eq!(writer.into_bytes(), expected);
+        assert_eq!(
+            AssignmentRef::of(&assignment()).to_assignment(),
+            assignment()
+        );
+    }
+
+    #[test]
+    fn an_empty_outcome_writer_writes_an_empty_list() {
+        let writer = OutcomeWriter::with_capacity(64);
+        assert!(writer.is_empty());
+        assert_eq!(writer.into_bytes(), [FORMAT, 0, 0, 0, 0]);
     }
 
     #[test]

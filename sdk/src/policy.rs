@@ -1,5 +1,6 @@
 //! The trait a routing, nudge or pre-visit prep policy implements.
 
+use crate::packed::OutcomeWriter;
 use crate::types::{
     Assignment, ConfigError, Nudge, OpenItem, PrepItem, PrepVisit, RouteContext, RouteError,
     RouteItem, Site, Timestamp,
@@ -36,6 +37,24 @@ pub trait Policy: Sized + 'static {
         context: &RouteContext,
     ) -> Vec<Result<Assignment, RouteError>> {
         items.iter().map(|item| self.route(item, context)).collect()
+    }
+
+    /// Routes a batch and writes one outcome per item, in order, to `out`.
+    /// The default writes what [`Policy::route_batch`] returns.
+    ///
+    /// The host calls this for every batch it routes through the
+    /// `policy-packed` interface. Override it when the policy can write
+    /// an outcome from data it already holds, with
+    /// [`OutcomeWriter::assignment`] and an
+    /// [`AssignmentRef`](crate::packed::AssignmentRef) that borrows
+    /// the role, person, reason and rule names: that skips building four
+    /// strings per item and freeing them after packing. The result must
+    /// equal what `route_batch` returns. The host rejects a batch with
+    /// more or fewer outcomes than items.
+    fn route_into(&mut self, items: &[RouteItem], context: &RouteContext, out: &mut OutcomeWriter) {
+        for outcome in self.route_batch(items, context) {
+            out.push(&outcome);
+        }
     }
 
     /// Returns the nudges due at `now`. The default sends none.

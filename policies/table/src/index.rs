@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use switchboard_sdk::{Category, ResultFlag, RouteItem};
+use switchboard_sdk::{Category, ResultFlag, RouteItem, text};
 
 use crate::rule::{Matcher, category_bit, first_attribute, flag_bit};
 
@@ -87,7 +87,7 @@ impl Switch {
         };
         match self
             .cases
-            .binary_search_by(|(case, _)| case.as_str().cmp(value))
+            .binary_search_by(|(case, _)| text::cmp(case, value))
         {
             Ok(i) => &self.cases[i].1,
             Err(_) => &[],

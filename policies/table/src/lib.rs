@@ -22,6 +22,7 @@ mod schema;
 mod table;
 
 use switchboard_sdk::host::{self, Level};
+use switchboard_sdk::packed::OutcomeWriter;
 use switchboard_sdk::{Assignment, ConfigError, Policy, RouteContext, RouteError, RouteItem, Site};
 
 pub use error::{TableError, TableErrorKind};
@@ -119,7 +120,9 @@ impl Policy for TablePolicy {
         context: &RouteContext,
     ) -> Result<Assignment, RouteError> {
         let mut batch = Batch::new(context);
-        self.table.route(item, &mut batch)
+        self.table
+            .route(item, &mut batch)
+            .map(|assignment| assignment.to_assignment())
     }
 
     /// Routes the batch with one view of load and absences, counting each
@@ -132,8 +135,24 @@ impl Policy for TablePolicy {
         let mut batch = Batch::new(context);
         items
             .iter()
-            .map(|item| self.table.route(item, &mut batch))
+            .map(|item| {
+                self.table
+                    .route(item, &mut batch)
+                    .map(|assignment| assignment.to_assignment())
+            })
             .collect()
+    }
+
+    /// As `route_batch`, but writes each assignment straight from the
+    /// table's names.
+    fn route_into(&mut self, items: &[RouteItem], context: &RouteContext, out: &mut OutcomeWriter) {
+        let mut batch = Batch::new(context);
+        for item in items {
+            match self.table.route(item, &mut batch) {
+                Ok(assignment) => out.assignment(assignment),
+                Err(error) => out.error(&error),
+            }
+        }
     }
 }
 

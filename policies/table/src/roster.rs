@@ -1,7 +1,7 @@
 //! The site's roster resolved into indexes, so routing compares integers
 //! instead of strings.
 
-use switchboard_sdk::{Person, Site, Timestamp};
+use switchboard_sdk::{Person, Site, Timestamp, text};
 
 /// Index of a person in [`Roster::people`].
 pub(crate) type PersonId = u16;
@@ -42,8 +42,10 @@ pub(crate) struct RoleEntry {
 pub(crate) struct Roster {
     pub(crate) people: Vec<Member>,
     pub(crate) roles: Vec<RoleEntry>,
-    /// Person ids sorted, for binary search.
-    by_id: Vec<(String, PersonId)>,
+    /// Open-addressed table from id to person: slot `text::hash(id) & mask`
+    /// or the next free one after it. A power of two at least twice the
+    /// roster, so a probe ends at an empty slot after a step or two.
+    slots: Vec<Option<PersonId>>,
 }
 
 impl Roster {
@@ -78,10 +80,10 @@ impl Roster {
             });
         }
 
-        let mut by_id: Vec<(String, PersonId)> = people
+        let mut by_id: Vec<(&str, PersonId)> = people
             .iter()
             .enumerate()
-            .map(|(i, m)| (m.person.id.clone(), i as PersonId))
+            .map(|(i, m)| (m.person.id.as_str(), i as PersonId))
             .collect();
         by_id.sort();
 
@@ -102,19 +104,30 @@ impl Roster {
             })
             .collect();
 
+        let slots = id_slots(&people);
         Roster {
             people,
             roles,
-            by_id,
+            slots,
         }
     }
 
     /// Finds the person with roster id `id`.
+    ///
+    /// This runs for each provider reference of each routed item. A binary
+    /// search over sorted ids cost about 150 instructions a lookup inside
+    /// the component, most of it in string comparisons. Hashing reads `id`
+    /// once.
     pub(crate) fn find(&self, id: &str) -> Option<PersonId> {
-        self.by_id
-            .binary_search_by(|(candidate, _)| candidate.as_str().cmp(id))
-            .ok()
-            .map(|i| self.by_id[i].1)
+        let mask = self.slots.len() - 1;
+        let mut slot = text::hash(id) as usize & mask;
+        loop {
+            let person = self.slots[slot]?;
+            if text::eq(self.id_of(person), id) {
+                return Some(person);
+            }
+            slot = (slot + 1) & mask;
+        }
     }
 
     /// Finds the role named `name`.
@@ -149,6 +162,59 @@ fn intern(pods: &mut Vec<String>, pod: &str) -> u16 {
         None => {
             pods.push(pod.to_string());
             (pods.len() - 1) as u16
+        }
+    }
+}
+
+/// Builds [`Roster::slots`] for `people`. Site ids are unique (the site
+/// parser rejects duplicates), so each person takes one slot.
+fn id_slots(people: &[Member]) -> Vec<Option<PersonId>> {
+    let size = (people.len() * 2).next_power_of_two().max(8);
+    let mask = size - 1;
+    let mut slots = vec![None; size];
+    for (index, member) in people.iter().enumerate() {
+        let mut slot = text::hash(&member.person.id) as usize & mask;
+        while slots[slot].is_some() {
+            slot = (slot + 1) & mask;
+        }
+        slots[slot] = Some(index as PersonId);
+    }
+    slots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(ids: &[String]) -> Site {
+        Site {
+            id: "test".into(),
+            time_zone: "America/Chicago".into(),
+            roles: Vec::new(),
+            people: ids
+                .iter()
+                .map(|id| Person {
+                    id: id.clone(),
+                    ..Person::default()
+                })
+                .collect(),
+            clinic_hours: Vec::new(),
+            chart_deadline_minutes: 0,
+        }
+    }
+
+    #[test]
+    fn finds_every_person_and_nobody_else() {
+        for size in [0, 1, 3, 4, 9, 200] {
+            let ids: Vec<String> = (0..size).map(|n| format!("staff-{n:03}")).collect();
+            let roster = Roster::new(&site(&ids));
+
+            for (index, id) in ids.iter().enumerate() {
+                assert_eq!(roster.find(id), Some(index as PersonId), "{id} of {size}");
+            }
+            for missing in ["", "staff-", "staff-0000", "staff-999", "Staff-000"] {
+                assert_eq!(roster.find(missing), None, "{missing} of {size}");
+            }
         }
     }
 }

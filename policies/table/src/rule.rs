@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use switchboard_sdk::{Attribute, Category, Priority, ResultFlag, RouteItem};
+use switchboard_sdk::{Attribute, Category, Priority, ResultFlag, RouteItem, text};
 
 use crate::cel_condition::CelCondition;
 use crate::roster::{PersonId, RoleId};
@@ -187,12 +187,12 @@ impl AttributeTest {
     pub(crate) fn matches(&self, attributes: &[Attribute]) -> bool {
         match self {
             AttributeTest::Equals { key, value } => {
-                first_attribute(attributes, key) == Some(value.as_str())
+                first_attribute(attributes, key).is_some_and(|v| text::eq(v, value))
             }
             AttributeTest::Present { key } => first_attribute(attributes, key).is_some(),
             AttributeTest::Absent { key } => first_attribute(attributes, key).is_none(),
             AttributeTest::OneOf { key, values } => first_attribute(attributes, key)
-                .is_some_and(|v| values.iter().any(|candidate| candidate == v)),
+                .is_some_and(|v| values.iter().any(|candidate| text::eq(candidate, v))),
         }
     }
 
@@ -210,6 +210,6 @@ impl AttributeTest {
 pub(crate) fn first_attribute<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a str> {
     attributes
         .iter()
-        .find(|a| a.key == key)
+        .find(|a| text::eq(&a.key, key))
         .map(|a| a.value.as_str())
 }

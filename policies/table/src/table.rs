@@ -1,7 +1,10 @@
 //! A compiled table and the routing of one item through it.
 
+use std::cmp::Ordering;
+
 use switchboard_sdk::host::{self, Level};
-use switchboard_sdk::{Assignment, RouteContext, RouteError, RouteItem};
+use switchboard_sdk::packed::AssignmentRef;
+use switchboard_sdk::{RouteContext, RouteError, RouteItem, text};
 
 use crate::cel_condition::CelRuntime;
 use crate::index::Index;
@@ -109,12 +112,13 @@ impl Table {
         rules.len()
     }
 
-    /// Routes one item: the first matching rule decides.
+    /// Routes one item: the first matching rule decides. The assignment
+    /// borrows its names from the table.
     pub(crate) fn route(
         &self,
         item: &RouteItem,
         batch: &mut Batch<'_>,
-    ) -> Result<Assignment, RouteError> {
+    ) -> Result<AssignmentRef<'_>, RouteError> {
         let Some(matcher) = self.find(item, batch) else {
             // Unreachable with a validated table, which ends with a catch-all.
             return Err(RouteError::NoMatch(format!(
@@ -171,12 +175,12 @@ impl Table {
         );
     }
 
-    fn assign(
-        &self,
-        rule: &Rule,
+    fn assign<'t>(
+        &'t self,
+        rule: &'t Rule,
         item: &RouteItem,
         batch: &mut Batch<'_>,
-    ) -> Result<Assignment, RouteError> {
+    ) -> Result<AssignmentRef<'t>, RouteError> {
         let now = batch.context.now;
         let (role, person, reason) = match self.pick(rule, item, batch) {
             Some(person) => {
@@ -217,15 +221,15 @@ impl Table {
             batch.count_assignment(person);
         }
 
-        Ok(Assignment {
-            role: self.roster.role_name(role).to_string(),
-            person: person.map(|p| self.roster.id_of(p).to_string()),
+        Ok(AssignmentRef {
+            role: self.roster.role_name(role),
+            person: person.map(|p| self.roster.id_of(p)),
             priority: rule.priority.apply(item.priority),
             due: rule
                 .due_minutes
                 .map(|minutes| now.plus_minutes(i64::from(minutes))),
-            reason: reason.clone(),
-            rule: rule.name.clone(),
+            reason,
+            rule: &rule.name,
         })
     }
 
@@ -295,7 +299,14 @@ impl Table {
                     self.roster.id_of(person),
                     person,
                 );
-                if best.is_none_or(|b| (candidate.0, candidate.1) < (b.0, b.1)) {
+                let better = |b: &(u32, &str, PersonId)| {
+                    candidate
+                        .0
+                        .cmp(&b.0)
+                        .then_with(|| text::cmp(candidate.1, b.1))
+                        == Ordering::Less
+                };
+                if best.as_ref().is_none_or(better) {
                     best = Some(candidate);
                 }
             }

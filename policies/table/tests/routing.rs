@@ -2,6 +2,7 @@
 //! error messages and logging.
 
 use switchboard_sdk::host::Level;
+use switchboard_sdk::packed::{OutcomeWriter, unpack_outcomes};
 use switchboard_sdk::testing::{PolicyHarness, logs};
 use switchboard_sdk::{
     Attribute, Category, PersonLoad, Policy, Priority, ResultFlag, RouteContext, RouteError,
@@ -119,6 +120,58 @@ fn batch_counts_assignments_made_before_balancing() {
     assert_eq!(
         people,
         [Some("rn-ford".to_string()), Some("rn-hale".to_string())]
+    );
+}
+
+/// The packed path (`route_into`, which borrows names from the table)
+/// and the owned path agree item by item on a batch that mixes every
+/// category and flag, assignments by balance, pools and errors.
+#[test]
+fn packed_outcomes_match_route_batch() {
+    let flags = [
+        ResultFlag::None,
+        ResultFlag::Normal,
+        ResultFlag::Abnormal,
+        ResultFlag::Critical,
+    ];
+    let providers = [None, Some("dr-adams"), Some("dr-baker"), Some("nobody")];
+    let items: Vec<RouteItem> = (0..72u64)
+        .map(|key| {
+            let mut item = item(key, Category::ALL[key as usize % Category::ALL.len()]);
+            item.flag = flags[key as usize % flags.len()];
+            item.ordering = providers[key as usize % 4].map(String::from);
+            item.rendering = providers[(key as usize / 4) % 4].map(String::from);
+            item.pcp = providers[(key as usize / 16) % 4].map(String::from);
+            item
+        })
+        .collect();
+    let context = context(&[("rn-ford", 2), ("ma-hill", 1)]);
+    let tables = [
+        DEFAULT_TABLE,
+        include_str!("../cases/tables/balance.toml"),
+        include_str!("../cases/tables/strict.toml"),
+        include_str!("../cases/tables/cel.toml"),
+    ];
+
+    let (mut with_person, mut errors) = (0, 0);
+    for table in tables {
+        let mut policy = harness(table);
+        let expected = policy.policy().route_batch(&items, &context);
+        let mut out = OutcomeWriter::with_capacity(0);
+
+        policy.policy().route_into(&items, &context, &mut out);
+
+        let written = unpack_outcomes(&out.into_bytes()).unwrap();
+        assert_eq!(written, expected);
+        with_person += expected
+            .iter()
+            .filter(|o| o.as_ref().is_ok_and(|a| a.person.is_some()))
+            .count();
+        errors += expected.iter().filter(|o| o.is_err()).count();
+    }
+    assert!(
+        with_person > 0 && errors > 0,
+        "{with_person} persons, {errors} errors"
     );
 }
 
