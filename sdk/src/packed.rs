@@ -137,8 +137,7 @@ impl<'a> ItemView<'a> {
 /// owned copy is built on the way.
 #[derive(Debug)]
 pub struct Packer {
-    bytes: Vec<u8>,
-    count: u32,
+    list: List,
 }
 
 impl Default for Packer {
@@ -151,8 +150,7 @@ impl Packer {
     /// Starts an empty batch.
     pub fn new() -> Self {
         Packer {
-            bytes: vec![FORMAT, 0, 0, 0, 0],
-            count: 0,
+            list: List::with_capacity(0),
         }
     }
 
@@ -166,33 +164,30 @@ impl Packer {
         item: &ItemView<'_>,
         attributes: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     ) {
-        put_item(&mut self.bytes, item, attributes);
-        self.count = self
-            .count
-            .checked_add(1)
-            .expect("packed lengths fit in 32 bits");
+        put_item(&mut self.list.bytes, item, attributes);
+        self.list.count_one();
     }
 
     /// Items pushed so far.
     pub fn len(&self) -> usize {
-        self.count as usize
+        self.list.len()
     }
 
     /// True when no item was pushed.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.list.len() == 0
     }
 
     /// Returns the packed batch, in the layout that [`pack_items`] writes.
     pub fn bytes(&mut self) -> &[u8] {
-        self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
-        &self.bytes
+        self.list.patch_count();
+        &self.list.bytes
     }
 
     /// Empties the batch and keeps its buffer.
     pub fn clear(&mut self) {
-        self.bytes.truncate(5);
-        self.count = 0;
+        self.list.bytes.truncate(5);
+        self.list.count = 0;
     }
 }
 
@@ -345,16 +340,15 @@ impl<'a> AssignmentRef<'a> {
 /// [`pack_outcomes`] writes. See [`crate::Policy::route_into`].
 #[derive(Debug)]
 pub struct OutcomeWriter {
-    bytes: Vec<u8>,
-    count: u32,
+    list: List,
 }
 
 impl OutcomeWriter {
     /// Starts an empty list with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut bytes = Vec::with_capacity(capacity.max(5));
-        bytes.extend_from_slice(&[FORMAT, 0, 0, 0, 0]);
-        OutcomeWriter { bytes, count: 0 }
+        OutcomeWriter {
+            list: List::with_capacity(capacity),
+        }
     }
 
     /// Appends an assignment.
@@ -385,27 +379,61 @@ impl OutcomeWriter {
     }
 
     fn push_ref(&mut self, outcome: Result<AssignmentRef<'_>, &RouteError>) {
-        put_outcome(&mut self.bytes, outcome);
+        put_outcome(&mut self.list.bytes, outcome);
+        self.list.count_one();
+    }
+
+    /// Outcomes written so far.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.list.len() == 0
+    }
+
+    /// Returns the packed list.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.list.patch_count();
+        self.list.bytes
+    }
+}
+
+/// A packed list being built record by record: the format byte, a count
+/// written in when the list is read, and the records.
+#[derive(Debug)]
+struct List {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl List {
+    fn with_capacity(capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(capacity.max(5));
+        bytes.extend_from_slice(&[FORMAT, 0, 0, 0, 0]);
+        List { bytes, count: 0 }
+    }
+
+    /// Counts a record just appended to `bytes`.
+    ///
+    /// # Panics
+    ///
+    /// Past `u32::MAX` records.
+    fn count_one(&mut self) {
         self.count = self
             .count
             .checked_add(1)
             .expect("packed lengths fit in 32 bits");
     }
 
-    /// Outcomes written so far.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.count as usize
     }
 
-    /// True when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Returns the packed list.
-    pub fn into_bytes(mut self) -> Vec<u8> {
+    /// Writes the record count into the header.
+    fn patch_count(&mut self) {
         self.bytes[1..5].copy_from_slice(&self.count.to_le_bytes());
-        self.bytes
     }
 }
 
