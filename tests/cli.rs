@@ -139,6 +139,9 @@ fn policy_route_prints_assignments_and_bad_lines() {
         "a bad line makes the run fail"
     );
     assert!(stderr.contains("line 3"), "{stderr}");
+    // The sample site runs the table policy, not this one.
+    assert!(stderr.contains("names plugin example-policy"), "{stderr}");
+    assert!(stderr.contains("--config FILE"), "{stderr}");
     let routed: Vec<AssignmentLine> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -180,6 +183,29 @@ fn policy_route_names_bad_site_field() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("time_zone"), "{stderr}");
     assert!(stderr.contains("America/Springfield"), "{stderr}");
+}
+
+#[test]
+fn policy_route_names_rejected_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("routing.toml");
+    std::fs::write(&config, "ma = \"scribe\"\n").unwrap();
+
+    let output = switchboard(&[
+        "policy",
+        "route",
+        &guest("example-policy"),
+        "--site",
+        &sample_site_path().display().to_string(),
+        "--config",
+        &config.display().to_string(),
+    ]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("routing.toml"), "{stderr}");
+    assert!(stderr.contains("scribe"), "{stderr}");
+    assert!(!stderr.contains("names plugin"), "{stderr}");
 }
 
 #[test]

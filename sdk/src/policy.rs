@@ -50,7 +50,8 @@ pub trait Policy: Sized + 'static {
     /// the role, person, reason and rule names: that skips building four
     /// strings per item and freeing them after packing. The result must
     /// equal what `route_batch` returns. The host rejects a batch with
-    /// more or fewer outcomes than items.
+    /// more or fewer outcomes than items: the call fails, the instance is
+    /// replaced, and the batch's items wait as dead letters for a retry.
     fn route_into(&mut self, items: &[RouteItem], context: &RouteContext, out: &mut OutcomeWriter) {
         for outcome in self.route_batch(items, context) {
             out.push(&outcome);

@@ -15,6 +15,7 @@ use crate::cases::CaseFile;
 use crate::connector::Connector;
 use crate::host::http::{HttpError, Request, Response};
 use crate::host::{Date, Level, LocalTime, kv};
+use crate::packed::{Outcome, OutcomeWriter, unpack_outcomes};
 use crate::policy::Policy;
 use crate::types::{
     Assignment, Batch, ConfigError, ConnectorError, PollResult, RouteContext, RouteError,
@@ -267,12 +268,33 @@ impl<P: Policy> PolicyHarness<P> {
         self.policy.route(item, context)
     }
 
-    /// The policy itself, for calling `nudges` or `prepare`.
+    /// Routes a batch the way the host does through a component: with
+    /// [`Policy::route_into`], reading back what it wrote.
+    ///
+    /// # Panics
+    ///
+    /// When `route_into` writes an outcome the layout cannot hold, which
+    /// the SDK's writer never does.
+    pub fn route_packed(&mut self, items: &[RouteItem], context: &RouteContext) -> Vec<Outcome> {
+        set_now(context.now);
+        let mut out = OutcomeWriter::with_capacity(0);
+        self.policy.route_into(items, context, &mut out);
+        unpack_outcomes(&out.into_bytes()).expect("the outcome writer writes the packed layout")
+    }
+
+    /// The policy itself, for calls the harness does not wrap, such as
+    /// `nudges` or `prepare`.
     pub fn policy(&mut self) -> &mut P {
         &mut self.policy
     }
 
     /// Runs every case in a case file and returns the mismatches.
+    ///
+    /// Each case is routed with [`Policy::route`] and checked against its
+    /// expectations, and also routed as a one-item batch through
+    /// [`PolicyHarness::route_packed`], the path a component takes in the
+    /// host. A policy whose `route_into` gives another outcome than its
+    /// `route` fails the case.
     ///
     /// # Panics
     ///
@@ -286,6 +308,14 @@ impl<P: Policy> PolicyHarness<P> {
             let outcome = harness.route(&case.item, &case.context);
             if let Err(mismatch) = case.check(&outcome) {
                 failures.push(mismatch);
+            }
+
+            let packed = harness.route_packed(std::slice::from_ref(&case.item), &case.context);
+            if packed.as_slice() != std::slice::from_ref(&outcome) {
+                failures.push(format!(
+                    "case {:?}: route_into wrote {packed:?}, route returned {outcome:?}",
+                    case.name
+                ));
             }
         }
         failures

@@ -78,9 +78,9 @@ fn scan<const W: usize>(a: &[u8], b: &[u8], len: usize) -> Option<usize> {
     }
 }
 
-/// Calls `f` with `bytes` in words as [`first_difference`] reads them,
-/// then once more with the length, so that texts that differ only in
-/// length give different sequences.
+/// Calls `f` with `bytes` in words as [`first_difference`] reads them.
+/// Texts that differ only in length can give the same words, so
+/// [`hash`] starts from the length.
 #[inline(always)]
 fn for_each_word(bytes: &[u8], mut f: impl FnMut(u64)) {
     let len = bytes.len();

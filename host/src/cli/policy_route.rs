@@ -25,7 +25,9 @@ pub struct RouteArgs {
     /// Site file (`sites/<site>.toml`) whose roster the policy receives.
     #[arg(long)]
     pub site: PathBuf,
-    /// Policy config file; defaults to the site's `[routing] config`.
+    /// Policy config file; defaults to the `config` of the site's slot
+    /// (routing, shadow, nudges or prep) whose `plugin` names this policy,
+    /// else empty text.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Time to route at (RFC 3339); defaults to now.
@@ -45,9 +47,15 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = bench::runtime()?;
     let loaded = bench::load(&runtime, &args.plugin)?;
-    let config_text = policy_config(&args, &site_config, &loaded.manifest.name)?;
+    let (config_text, config_path) = policy_config(&args, &site_config, &loaded.manifest.name)?;
     let host = bench::host_context(&site.id, site_config.zone(), &loaded.manifest.name);
-    let policy = PolicyPlugin::new(&runtime, loaded, host, &site, &config_text)?;
+    let policy =
+        PolicyPlugin::new(&runtime, loaded, host, &site, &config_text).with_context(|| {
+            match &config_path {
+                Some(path) => format!("policy config {}", quote(path)),
+                None => "empty policy config".to_string(),
+            }
+        })?;
 
     let mut reader: Box<dyn Read> = match &args.items {
         Some(path) => Box::new(
@@ -138,32 +146,41 @@ pub fn route_lines(
     Ok(summary)
 }
 
-/// The policy's config: `--config`, else the config of the site slot that
-/// runs this plugin (routing, shadow, nudges or prep), else empty.
+/// The policy's config text and the file it came from: `--config`, else
+/// the config of the site slot that runs this plugin (routing, shadow,
+/// nudges or prep), else empty text and no file.
 fn policy_config(
     args: &RouteArgs,
     site_config: &SiteConfig,
     plugin: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Option<PathBuf>)> {
     let slots = [
         &site_config.routing,
         &site_config.shadow,
         &site_config.nudges,
         &site_config.prep,
     ];
-    let from_site = slots
+    let slot = slots
         .into_iter()
         .flatten()
-        .find(|slot| slot.plugin.name == plugin)
-        .and_then(|slot| slot.config.as_ref());
+        .find(|slot| slot.plugin.name == plugin);
+    if args.config.is_none() && slot.is_none() {
+        eprintln!(
+            "note: no slot of site file {} names plugin {plugin}, so the policy gets empty config text; pass --config FILE to give it one",
+            quote(&args.site)
+        );
+    }
+
+    let from_site = slot.and_then(|slot| slot.config.as_ref());
     let path = match (&args.config, from_site) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(relative)) => Some(args.site.parent().unwrap_or(Path::new(".")).join(relative)),
         (None, None) => None,
     };
-    match path {
-        Some(path) => std::fs::read_to_string(&path)
-            .with_context(|| format!("failed to read policy config {}", quote(&path))),
-        None => Ok(String::new()),
-    }
+    let text = match &path {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read policy config {}", quote(path)))?,
+        None => String::new(),
+    };
+    Ok((text, path))
 }

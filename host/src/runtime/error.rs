@@ -91,7 +91,7 @@ pub enum PluginError {
     },
     /// A call tried to grow memory past the cap.
     #[error(
-        "plugin {plugin} call {call} exceeded its memory cap of {limit_mib} MiB and was stopped"
+        "plugin {plugin} call {call} exceeded its memory cap of {limit_mib} MiB and was stopped; if the plugin needs more, raise `memory_mib` under `[limits]` in its plugin.toml (up to the host's `max_memory_mib`)"
     )]
     Memory {
         /// Plugin name.
@@ -146,7 +146,9 @@ pub enum PluginError {
         message: String,
     },
     /// A call returned the wrong number of results.
-    #[error("plugin {plugin} call {call} returned {got} results for {expected} inputs")]
+    #[error(
+        "plugin {plugin} call {call} returned {got} outcomes for a batch of {expected} items; a policy must return one outcome per item, in order (in the SDK, from `Policy::route_into` or `route_batch`)"
+    )]
     BadResult {
         /// Plugin name.
         plugin: String,

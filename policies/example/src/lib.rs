@@ -211,6 +211,56 @@ mod tests {
         assert!(failures.is_empty(), "{failures:#?}");
     }
 
+    /// The example policy with a `route_into` that disagrees with its
+    /// `route`: every outcome it writes goes to the front desk.
+    struct Drifted(ExamplePolicy);
+
+    impl Policy for Drifted {
+        fn configure(site: Site, config: &str) -> Result<Self, ConfigError> {
+            ExamplePolicy::configure(site, config).map(Drifted)
+        }
+
+        fn route(
+            &mut self,
+            item: &RouteItem,
+            context: &RouteContext,
+        ) -> Result<Assignment, RouteError> {
+            self.0.route(item, context)
+        }
+
+        fn route_into(
+            &mut self,
+            items: &[RouteItem],
+            _context: &RouteContext,
+            out: &mut switchboard_sdk::packed::OutcomeWriter,
+        ) {
+            for _ in items {
+                out.assignment(switchboard_sdk::packed::AssignmentRef {
+                    role: "front-desk",
+                    person: None,
+                    priority: Priority::Routine,
+                    due: None,
+                    reason: "drifted",
+                    rule: "drifted",
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn case_file_catches_drifted_route_into() {
+        let failures = PolicyHarness::<Drifted>::run_case_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/cases/defaults.toml"
+        ));
+
+        assert!(!failures.is_empty());
+        assert!(
+            failures.iter().all(|f| f.contains("route_into wrote")),
+            "{failures:#?}"
+        );
+    }
+
     #[test]
     fn unknown_role_in_config_is_rejected() {
         let site = include_str!("../../../examples/config/sites/northside.toml");

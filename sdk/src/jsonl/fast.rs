@@ -325,6 +325,17 @@ mod tests {
         }
         assert_eq!(key_index("Title"), None);
         assert_eq!(key_index(""), None);
+        // Same length and first byte as a key, different after.
+        for near_miss in [
+            "external_ix",
+            "pcq",
+            "titles",
+            "createx",
+            "dux",
+            "attributez",
+        ] {
+            assert_eq!(key_index(near_miss), None, "{near_miss}");
+        }
     }
 
     #[test]
