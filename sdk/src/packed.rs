@@ -50,18 +50,7 @@ pub fn pack_items(items: &[RouteItem], out: &mut Vec<u8>) {
     out.push(FORMAT);
     put_len(out, items.len());
     for item in items {
-        let view = ItemView {
-            key: item.key,
-            category: item.category,
-            flag: item.flag,
-            priority: item.priority,
-            created: item.created,
-            due: item.due,
-            patient: item.patient.as_deref(),
-            ordering: item.ordering.as_deref(),
-            rendering: item.rendering.as_deref(),
-            pcp: item.pcp.as_deref(),
-        };
+        let view = ItemView::of(item);
         let attributes = item
             .attributes
             .iter()
@@ -538,7 +527,7 @@ fn put_opt_time(out: &mut Vec<u8>, time: Option<Timestamp>) {
     }
 }
 
-/// A placeholder that [`Reader::item_into`] overwrites.
+/// Returns a placeholder item for [`Reader::item_into`] to overwrite.
 fn empty_item() -> RouteItem {
     RouteItem {
         key: 0,
@@ -1050,7 +1039,7 @@ mod tests {
     /// into one buffer, each read back exactly, whatever the earlier
     /// batches left in the buffer's spare entries.
     #[test]
-    fn a_reused_buffer_reads_each_batch_exactly() {
+    fn item_buffer_reads_each_batch_exactly() {
         let full = item(1);
         let bare = RouteItem {
             due: None,
@@ -1098,7 +1087,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_buffer_reports_errors_like_unpack_items() {
+    fn item_buffer_errors_match_unpack_items() {
         let mut bytes = Vec::new();
         pack_items(&[item(1)], &mut bytes);
         let category = 1 + 4 + 8;
@@ -1139,7 +1128,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_outcome_writer_writes_an_empty_list() {
+    fn outcome_writer_empty_list() {
         let writer = OutcomeWriter::with_capacity(64);
         assert!(writer.is_empty());
         assert_eq!(writer.into_bytes(), [FORMAT, 0, 0, 0, 0]);

@@ -5,7 +5,7 @@
 //! table policy each such call cost about 140 instructions through
 //! wasmtime, for roster ids and attribute values of 10 to 20 bytes. These
 //! functions compare up to eight bytes per turn with plain loads and give
-//! the same answers as the operators.
+//! the same results as the operators.
 
 use std::cmp::Ordering;
 
@@ -29,9 +29,10 @@ pub fn cmp(a: &str, b: &str) -> Ordering {
 
 /// A 64-bit hash of `text` for lookup tables inside a policy, such as
 /// roster ids: a few instructions per eight bytes, where std's `HashMap`
-/// hashes byte by byte with SipHash. It resists no chosen collisions, so
-/// use it only for tables whose keys the policy's own configuration sets;
-/// a lookup key from an item can then only miss or probe further.
+/// hashes byte by byte with SipHash. It does not resist chosen collisions,
+/// so use it only for tables whose keys come from the policy's own
+/// configuration. A lookup key from an item can then only miss or probe
+/// further.
 #[inline]
 pub fn hash(text: &str) -> u64 {
     const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -47,8 +48,8 @@ pub fn hash(text: &str) -> u64 {
 /// The first position below `len` where `a` and `b` differ. Both must be
 /// at least `len` bytes long.
 ///
-/// Reads words of up to eight bytes, the widest that fits in `len`; when
-/// the last word would run past `len` it is moved back to end at `len`,
+/// Reads words of up to eight bytes, the widest that fits in `len`. When
+/// the last word would run past `len`, it is moved back to end at `len`,
 /// overlapping bytes already known to be equal. In a word that differs,
 /// the lowest set bit of the XOR marks the first differing byte.
 #[inline]
@@ -62,7 +63,8 @@ fn first_difference(a: &[u8], b: &[u8], len: usize) -> Option<usize> {
     }
 }
 
-/// [`first_difference`] with words of `W` bytes; `len` is at least `W`.
+/// Finds the first difference as [`first_difference`] does, with words of
+/// `W` bytes. `len` must be at least `W`.
 #[inline(always)]
 fn scan<const W: usize>(a: &[u8], b: &[u8], len: usize) -> Option<usize> {
     let mut at = 0;
@@ -103,7 +105,7 @@ fn for_each_word(bytes: &[u8], mut f: impl FnMut(u64)) {
     }
 }
 
-/// The `W` bytes at `at`, little-endian, as one integer.
+/// Reads the `W` bytes at `at` as one little-endian integer.
 #[inline(always)]
 fn word<const W: usize>(bytes: &[u8], at: usize) -> u64 {
     let mut chunk = [0; 8];
